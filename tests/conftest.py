@@ -1,0 +1,54 @@
+"""Shared test setup: fake AWS credentials and a hard block on any non-loopback connection."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+# Never let boto3 find real credentials or reach an instance metadata service.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+)
+os.environ.pop("AWS_PROFILE", None)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+settings.register_profile("gate", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("gate")
+
+_real_connect = socket.socket.connect
+
+
+def _is_loopback(address) -> bool:
+    if not isinstance(address, tuple) or not address:
+        return True  # AF_UNIX and friends
+    host = address[0]
+    if host in ("localhost",):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _guarded_connect(self, address):
+    if not _is_loopback(address):
+        raise OSError(f"tests may only connect to 127.0.0.1, not {address!r}")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _loopback_only():
+    socket.socket.connect = _guarded_connect
+    yield
+    socket.socket.connect = _real_connect
