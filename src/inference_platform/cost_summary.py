@@ -1,0 +1,161 @@
+"""Turn a simulation into the cost report: a JSON-ready summary and the table people read."""
+
+from __future__ import annotations
+
+from inference_platform import pricing
+from inference_platform.cost_model import SERVERLESS_MEMORY_SIZES, UnitPrices, break_even, break_even_matrix
+from inference_platform.trace_sim import Simulation
+
+PLAN_LABELS = {
+    "always_on": "Always on at peak",
+    "scheduled": "Schedule alone (all on provisioned)",
+    "right_sized": "Provisioned, right-sized every hour",
+    "serverless": "Serverless alone",
+    "platform": "Platform: router + schedule",
+    "oracle": "Hour-by-hour oracle",
+}
+
+
+def _money(value: float) -> float:
+    return round(value, 2)
+
+
+def summarise(sim: Simulation, prices: UnitPrices, trace_source: str) -> dict:
+    """Everything the report prints, as plain JSON types (monthly figures scaled to 730 h)."""
+    cfg = sim.config
+    hours = sim.hours
+    configured = break_even(
+        memory_mb=cfg.serverless_memory_mb,
+        latency_ms=cfg.model_latency_ms,
+        payload_kb=cfg.payload_kb,
+        region=cfg.region,
+        instance_price=prices.instance_hour,
+        instance_requests_per_hour=cfg.instance_requests_per_hour,
+    )
+    warnings = list(cfg.warnings)
+    if not cfg.scheduled_scaling_enabled:
+        warnings.append("EnableScheduledScaling is false: the 'schedule alone' line is what enabling it would do")
+    unmet = sum(h.scheduled_unmet for h in hours)
+    if unmet:
+        warnings.append(f"{unmet} hour(s) need more instances than the schedule's max capacity allows")
+    throttled = sum(h.serverless_throttled for h in hours)
+    if throttled:
+        warnings.append(f"{throttled} hour(s) need more than ServerlessMaxConcurrency={cfg.serverless_max_concurrency}")
+    monthly = {plan: _money(sim.monthly(plan)) for plan in PLAN_LABELS}
+    monthly["batch"] = _money(sim.batch_monthly)
+    instance_hours = {
+        plan: round(sum(getattr(h, f"{plan}_instances") for h in hours) / sim.months, 1)
+        for plan in ("always_on", "scheduled", "right_sized", "platform", "oracle")
+    }
+    pipeline = {name: _money(value) for name, value in sim.pipeline_monthly.items()}
+    return {
+        "environment": cfg.environment,
+        "region": cfg.region,
+        "instance_type": cfg.instance_type,
+        "instance_hour_usd": prices.instance_hour,
+        "serverless_memory_mb": cfg.serverless_memory_mb,
+        "model_latency_ms": cfg.model_latency_ms,
+        "payload_kb": cfg.payload_kb,
+        "business_hours": cfg.window.describe(),
+        "trace": {
+            "profile": cfg.traffic_profile,
+            "source": trace_source,
+            "hours": len(hours),
+            "first_hour_utc": hours[0].start_utc.strftime("%Y-%m-%dT%H:%MZ"),
+            "requests": sim.requests,
+            "requests_per_month": round(sim.requests / sim.months),
+        },
+        "peak_instances": sim.peak_instances,
+        "monthly_usd": monthly,
+        "instance_hours_per_month": instance_hours,
+        "saving_vs_always_on": {plan: round(sim.saving_vs_always_on(plan), 4) for plan in PLAN_LABELS},
+        "gap_to_oracle": {plan: round(sim.gap_to_oracle(plan), 4) for plan in PLAN_LABELS},
+        "batch_jobs_per_month": sim.batch_jobs_monthly,
+        "pipeline_monthly_usd": pipeline | {"total": _money(sum(sim.pipeline_monthly.values()))},
+        "cold_starts": {
+            plan: {"trace": round(sim.cold_starts(plan), 1), "per_month": round(sim.cold_starts(plan) / sim.months)}
+            for plan in ("serverless", "platform", "oracle")
+        },
+        "break_even": {
+            "memory_mb": configured.memory_mb,
+            "latency_ms": configured.latency_ms,
+            "serverless_usd_per_request": configured.serverless_cost_per_request,
+            "requests_per_hour": round(configured.requests_per_hour, 1),
+            "requests_per_second": round(configured.requests_per_second, 3),
+            "instance_target_requests_per_hour": configured.instance_requests_per_hour,
+            "utilisation_of_one_instance": round(configured.utilisation or 0.0, 4),
+        },
+        "decision_matrix": [
+            {"memory_mb": b.memory_mb, "latency_ms": b.latency_ms, "requests_per_hour": round(b.requests_per_hour, 1)}
+            for b in break_even_matrix(cfg, prices.instance_hour)
+        ],
+        "warnings": warnings,
+        "prices": pricing.price_sources(),
+    }
+
+
+def _pct(value: float) -> str:
+    if value == float("inf"):
+        return "n/a"
+    if value >= 10:  # beyond +1000% a multiple reads better
+        return f"x{value + 1:,.0f}"
+    return f"{value * 100 + 0.0:+.1f}%"  # + 0.0: no "-0.0%"
+
+
+def render_table(summary: dict) -> str:
+    """The human-readable report."""
+    trace = summary["trace"]
+    lines = [
+        f"Cost report: {summary['environment']} in {summary['region']}",
+        f"  provisioned {summary['instance_type']} at ${summary['instance_hour_usd']}/h; serverless "
+        f"{summary['serverless_memory_mb']} MB; model latency {summary['model_latency_ms']:g} ms; "
+        f"payload {summary['payload_kb']:g} KB",
+        f"  business hours {summary['business_hours']}",
+        f"  traffic '{trace['profile']}' ({trace['source']}): {trace['hours']} h from {trace['first_hour_utc']}, "
+        f"{trace['requests']:,} requests = {trace['requests_per_month']:,}/month",
+        "",
+        f"  {'Monthly endpoint cost (730 h)':<40}{'USD/month':>11}{'vs always-on':>14}{'vs oracle':>11}"
+        f"{'instance-h':>12}",
+    ]
+    for plan, plan_label in PLAN_LABELS.items():
+        label = f"{plan_label} ({summary['peak_instances']} instances)" if plan == "always_on" else plan_label
+        hours = summary["instance_hours_per_month"].get(plan)
+        lines.append(
+            f"  {label:<40}{summary['monthly_usd'][plan]:>11,.2f}"
+            f"{_pct(-summary['saving_vs_always_on'][plan]):>14}{_pct(summary['gap_to_oracle'][plan]):>11}"
+            f"{'' if hours is None else f'{hours:,.0f}':>12}"
+        )
+    lines.append(
+        f"  {'Batch path (' + format(summary['batch_jobs_per_month'], ',.0f') + ' transform jobs)':<40}"
+        f"{summary['monthly_usd']['batch']:>11,.2f}"
+    )
+    pipe = summary["pipeline_monthly_usd"]
+    cold = summary["cold_starts"]
+    even = summary["break_even"]
+    lines += [
+        "",
+        f"  Pipeline per month (every real-time plan): Step Functions ${pipe['step_functions']:,.2f}, "
+        f"Lambda ${pipe['lambda']:,.2f}, DynamoDB ${pipe['dynamodb']:,.2f}, CloudWatch ${pipe['cloudwatch']:,.2f} "
+        f"= ${pipe['total']:,.2f}",
+        "  Expected serverless cold starts per month: "
+        + ", ".join(f"{PLAN_LABELS[plan].split(':')[0].lower()} {cold[plan]['per_month']:,}" for plan in cold),
+        f"  Break-even at {even['memory_mb']} MB / {even['latency_ms']:g} ms: {even['requests_per_hour']:,.0f} "
+        f"requests/hour ({even['requests_per_second']:.2f}/s) per instance, "
+        f"{even['utilisation_of_one_instance'] * 100:.0f}% of one instance's target load "
+        "(below: serverless is cheaper; above, sustained: provisioned)",
+        "",
+        "  Decision matrix: break-even requests/hour per provisioned instance",
+    ]
+    latencies = sorted({row["latency_ms"] for row in summary["decision_matrix"]})
+    lines.append("  " + f"{'memory':>8}" + "".join(f"{f'{lat:g} ms':>11}" for lat in latencies))
+    by_cell = {(row["memory_mb"], row["latency_ms"]): row["requests_per_hour"] for row in summary["decision_matrix"]}
+    for memory in SERVERLESS_MEMORY_SIZES:
+        cells = "".join(f"{by_cell[(memory, lat)]:>11,.0f}" for lat in latencies)
+        lines.append(f"  {f'{memory} MB':>8}{cells}")
+    if summary["warnings"]:
+        lines += ["", *(f"  warning: {text}" for text in summary["warnings"])]
+    lines += ["", "  Prices (on-demand list prices; refresh before relying on a figure):"]
+    lines += [f"    {name}: {info['source']} as of {info['as_of']}" for name, info in summary["prices"].items()]
+    if summary.get("chart"):
+        lines += ["", f"  Chart: {summary['chart']}"]
+    return "\n".join(lines)

@@ -1,0 +1,76 @@
+"""The shipped price table: complete for every region and instance type the environments use."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from inference_platform import pricing
+from inference_platform.cost_model import SERVERLESS_MEMORY_SIZES, CostConfig, UnitPrices
+from scripts.cost_report import load_params
+
+ROOT = Path(__file__).resolve().parent.parent
+PARAMS = ROOT / "templates" / "params"
+REGIONS = ("us-east-1", "us-west-2", "eu-west-1")
+
+
+def test_every_section_names_its_source_and_date_and_covers_every_region():
+    table = pricing.load_prices()
+    for section in pricing.PRICED_SECTIONS:
+        assert table[section]["source"].startswith("https://aws.amazon.com/"), section
+        assert len(table[section]["as_of"]) == 10, section  # YYYY-MM-DD
+        assert set(table[section]["prices"]) >= set(REGIONS), section
+
+
+def test_serverless_prices_cover_every_memory_size_and_grow_with_memory():
+    for region in REGIONS:
+        prices = [pricing.serverless_second_price(region, memory) for memory in SERVERLESS_MEMORY_SIZES]
+        assert prices == sorted(prices) and prices[0] > 0
+        assert pricing.serverless_gb_processed_price(region) > 0
+
+
+def test_batch_table_prices_every_real_time_instance_type():
+    table = pricing.load_prices()
+    for region in REGIONS:
+        for instance_type in table["sagemaker_instance_hour"]["prices"][region]:
+            assert pricing.batch_instance_hour_price(region, instance_type) > 0
+
+
+def test_us_east_1_figures_used_by_the_hand_computed_cost_tests():
+    assert pricing.instance_hour_price("us-east-1", "ml.m5.large") == 0.115
+    assert pricing.serverless_second_price("us-east-1", 2048) == 0.00004
+    assert pricing.serverless_gb_processed_price("us-east-1") == 0.016
+    platform = pricing.platform_prices("us-east-1")
+    assert platform.step_functions_per_transition == 0.000025
+    assert platform.dynamodb_per_write_unit == 0.000000625
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        (lambda: pricing.serverless_second_price("us-east-1", 1536), "1536 MB"),
+        (lambda: pricing.serverless_second_price("ap-south-9", 2048), "ap-south-9"),
+        (lambda: pricing.batch_instance_hour_price("us-east-1", "ml.p9.huge"), "ml.p9.huge"),
+        (lambda: pricing.platform_prices("mars-north-1"), "mars-north-1"),
+        (lambda: pricing._price("no_such_section", "us-east-1", "x"), "no_such_section"),
+    ],
+)
+def test_missing_price_is_a_key_error_naming_what_is_missing(call, expected):
+    with pytest.raises(KeyError, match=expected):
+        call()
+
+
+@pytest.mark.parametrize("env", ["local", "dev", "staging", "production"])
+def test_prices_exist_for_every_region_and_instance_type_a_params_file_uses(env):
+    path = PARAMS / f"{env}.json"
+    if not path.is_file():
+        pytest.skip(f"{path.name} does not exist yet")
+    config = load_params(path, ROOT / "templates" / "main.yaml")
+    regions = [config["Regions"]["Primary"]] + [r for r in [config["Regions"].get("Secondary", "")] if r]
+    for region in regions:
+        regional = json.loads(json.dumps(config))
+        regional["Regions"]["Primary"] = region
+        cfg = CostConfig.from_params(regional, source=path.name)
+        UnitPrices.for_config(cfg)  # raises KeyError naming the missing price
