@@ -1,0 +1,262 @@
+"""One scan of the region's endpoints: find the idle ones and act on them (or say what would be done).
+
+Every InService endpoint ends in exactly one place of the summary: counted as active, listed in
+`skipped` (too young for the window), listed in `idle` (then in `actions` or `skipped`), or listed
+in `errors` when it could not be evaluated. An error acting on an idle endpoint lists it in both
+`idle` and `errors`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+import boto3
+from botocore.config import Config
+
+from inference_platform import pricing
+from inference_platform.idle_actions import FLOOR_INSTANCES, Plan, apply_plan, delete_refusals, plan_action
+from inference_platform.idle_config import AutoStopAction, IdleDetectorSettings
+from inference_platform.idle_inventory import (
+    AWS_ERRORS,
+    Endpoint,
+    EndpointDetail,
+    VariantKey,
+    describe_endpoint,
+    describe_error,
+    endpoint_tags_by_arn,
+    instance_types,
+    invocation_counts,
+    list_in_service_endpoints,
+    scalable_targets,
+    variant_resource_id,
+    variants_with_metrics,
+)
+
+# Standard mode retries throttling and transient errors with backoff; what still fails is recorded.
+RETRY_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 5})
+
+
+@dataclass(frozen=True)
+class AwsClients:
+    sagemaker: object
+    cloudwatch: object
+    tagging: object
+    autoscaling: object
+    sns: object | None = None
+
+    @classmethod
+    def for_region(cls, region: str | None = None, config: Config = RETRY_CONFIG) -> AwsClients:
+        session = boto3.session.Session(region_name=region)
+
+        def make(service: str):
+            return session.client(service, config=config)
+
+        return cls(
+            sagemaker=make("sagemaker"),
+            cloudwatch=make("cloudwatch"),
+            tagging=make("resourcegroupstaggingapi"),
+            autoscaling=make("application-autoscaling"),
+            sns=make("sns"),
+        )
+
+
+class _Summary:
+    def __init__(self, settings: IdleDetectorSettings, region: str) -> None:
+        self.settings = settings
+        self.region = region
+        self.scanned = 0
+        self.active = 0
+        self.idle: list[str] = []
+        self.actions: list[dict] = []
+        self.skipped: list[dict] = []
+        self.errors: list[dict] = []
+
+    def skip(self, endpoint: str, reason: str) -> None:
+        self.skipped.append({"endpoint": endpoint, "reason": reason})
+
+    def error(self, endpoint: str | None, operation: str, exc_or_text: BaseException | str) -> None:
+        text = exc_or_text if isinstance(exc_or_text, str) else describe_error(exc_or_text)
+        self.errors.append({"endpoint": endpoint, "operation": operation, "error": text})
+
+    def as_dict(self) -> dict:
+        savings = [a["hourly_savings_usd"] for a in self.actions if a["hourly_savings_usd"] is not None]
+        return {
+            "environment": self.settings.environment,
+            "region": self.region,
+            "dry_run": self.settings.dry_run,
+            "auto_stop_action": self.settings.auto_stop_action.value,
+            "idle_window_hours": self.settings.idle_window_hours,
+            "scanned": self.scanned,
+            "active": self.active,
+            "idle": sorted(self.idle),
+            "actions": self.actions,
+            "skipped": self.skipped,
+            "errors": self.errors,
+            "acted": sum(1 for a in self.actions if a["applied"]),
+            "estimated_hourly_savings_usd": round(sum(savings), 4),
+        }
+
+
+def run_scan(clients: AwsClients, settings: IdleDetectorSettings, now: datetime) -> dict:
+    """Scan every InService endpoint of the clients' region and act on the idle ones."""
+    region = clients.sagemaker.meta.region_name
+    summary = _Summary(settings, region)
+    end = now.replace(second=0, microsecond=0)
+    start = end - timedelta(hours=settings.idle_window_hours)
+
+    endpoints = list_in_service_endpoints(clients.sagemaker)
+    summary.scanned = len(endpoints)
+
+    old = []
+    for e in endpoints:
+        if e.created > start:
+            summary.skip(e.name, f"younger than the {settings.idle_window_hours} h idle window: not judged idle yet")
+        else:
+            old.append(e)
+
+    listed = variants_with_metrics(clients.cloudwatch, (e.name for e in old))
+    keys = [(e.name, v) for e in old for v in listed.get(e.name, ())]
+    counts = invocation_counts(clients.cloudwatch, keys, start, end)
+    candidates = _split_active(old, listed, counts, summary)
+    tags = endpoint_tags_by_arn(clients.tagging, (e.arn for e in candidates))
+    candidates = [replace(e, tags=tags.get(e.arn.lower(), {})) for e in candidates]
+
+    to_describe = []
+    for e in candidates:
+        protection = e.tags.get(settings.protection_tag_key)
+        if settings.is_protected_value(protection):
+            summary.idle.append(e.name)
+            summary.skip(e.name, f"protected by tag {settings.protection_tag_key}={protection}")
+        else:
+            to_describe.append(e)
+    details = _describe_all(clients.sagemaker, to_describe, summary)
+
+    # Variants ListMetrics did not know (no data for two weeks, or a window longer than that).
+    unseen = [(e.name, v.name) for e in to_describe if e.name in details for v in details[e.name].variants
+              if v.name not in listed.get(e.name, ())]
+    late = invocation_counts(clients.cloudwatch, unseen, start, end)
+    idle = _split_active([e for e in to_describe if e.name in details], {}, late, summary, seen_keys=unseen)
+    summary.idle.extend(e.name for e in idle)
+
+    details = _with_instance_types(clients.sagemaker, settings, idle, details, summary)
+    idle = [e for e in idle if e.name in details]
+    targets = _targets_for(clients.autoscaling, settings, idle, details, summary)
+    if targets is None:
+        return summary.as_dict()
+
+    price = _price_lookup(region)
+    for e in idle:
+        plan = plan_action(
+            settings, e.name, tags=e.tags, variants=details[e.name].variants, targets=targets, price=price
+        )
+        _carry_out(plan, clients, settings, summary)
+    return summary.as_dict()
+
+
+def _split_active(
+    endpoints: list[Endpoint],
+    listed: dict[str, set[str]],
+    counts,
+    summary: _Summary,
+    seen_keys: list[VariantKey] | None = None,
+) -> list[Endpoint]:
+    """Count endpoints with traffic as active, record ones that could not be measured; return the rest."""
+    by_endpoint: dict[str, list[VariantKey]] = {}
+    for key in seen_keys if seen_keys is not None else [(n, v) for n, vs in listed.items() for v in vs]:
+        by_endpoint.setdefault(key[0], []).append(key)
+    rest = []
+    for e in endpoints:
+        keys = by_endpoint.get(e.name, [])
+        if any(counts.sums.get(k, 0.0) > 0 for k in keys):
+            summary.active += 1
+        elif failed := [counts.failed[k] for k in keys if k in counts.failed]:
+            summary.error(e.name, "GetMetricData", failed[0])
+        else:
+            rest.append(e)
+    return rest
+
+
+def _describe_all(sagemaker, endpoints: list[Endpoint], summary: _Summary) -> dict[str, EndpointDetail]:
+    details = {}
+    for e in endpoints:
+        try:
+            details[e.name] = describe_endpoint(sagemaker, e.name)
+        except AWS_ERRORS as exc:
+            summary.error(e.name, "DescribeEndpoint", exc)
+    return details
+
+
+def _needs_prices(settings: IdleDetectorSettings, e: Endpoint, detail: EndpointDetail) -> bool:
+    if settings.auto_stop_action is AutoStopAction.DISABLE_SCHEDULES:
+        return False  # suspending schedules claims no savings
+    deleting = settings.auto_stop_action is AutoStopAction.DELETE and not delete_refusals(settings, e.tags)
+    keep = 0 if deleting else FLOOR_INSTANCES
+    return any(not v.serverless and v.current_count > keep for v in detail.variants)
+
+
+def _with_instance_types(
+    sagemaker, settings: IdleDetectorSettings, idle: list[Endpoint], details: dict, summary: _Summary
+) -> dict[str, EndpointDetail]:
+    """Add instance types (for prices) to the variants of idle endpoints; one describe per config."""
+    by_config: dict[str, dict[str, str] | Exception] = {}
+    result = dict(details)
+    for e in idle:
+        detail = details[e.name]
+        if not _needs_prices(settings, e, detail):
+            continue
+        if detail.config_name not in by_config:
+            try:
+                by_config[detail.config_name] = instance_types(sagemaker, detail.config_name)
+            except AWS_ERRORS as exc:
+                by_config[detail.config_name] = exc
+        types = by_config[detail.config_name]
+        if isinstance(types, Exception):
+            summary.error(e.name, "DescribeEndpointConfig", types)
+            del result[e.name]
+            continue
+        variants = tuple(replace(v, instance_type=types.get(v.name)) for v in detail.variants)
+        result[e.name] = replace(detail, variants=variants)
+    return result
+
+
+def _targets_for(autoscaling, settings, idle: list[Endpoint], details, summary: _Summary):
+    ids = [
+        variant_resource_id(e.name, v.name)
+        for e in idle
+        for v in details[e.name].variants
+        if not v.serverless
+    ]
+    if not ids:
+        return {}
+    try:
+        return scalable_targets(autoscaling, ids)
+    except AWS_ERRORS as exc:
+        # Without the targets a scale-down could be undone by the schedule: act on nothing.
+        for e in idle:
+            summary.error(e.name, "DescribeScalableTargets", exc)
+        return None
+
+
+def _price_lookup(region: str) -> Callable[[str], float]:
+    def price(instance_type: str) -> float:
+        return pricing.instance_hour_price(region, instance_type)
+
+    return price
+
+
+def _carry_out(plan: Plan, clients: AwsClients, settings: IdleDetectorSettings, summary: _Summary) -> None:
+    if plan.action is None:
+        summary.skip(plan.endpoint, plan.skip_reason)
+        return
+    if settings.dry_run:
+        summary.actions.append(plan.as_dict(applied=False))
+        return
+    try:
+        apply_plan(plan, clients.sagemaker, clients.autoscaling)
+    except AWS_ERRORS as exc:
+        operation = getattr(exc, "operation_name", None) or type(exc).__name__
+        summary.error(plan.endpoint, operation, exc)
+        return
+    summary.actions.append(plan.as_dict(applied=True))
