@@ -63,12 +63,3 @@ def test_unknown_timezone_is_a_clear_error():
     with pytest.raises(ValueError, match="timezone"):
         is_business_hours(datetime(2026, 7, 1, tzinfo=UTC), "Mars/Olympus_Mons")
 
-
-def test_price_table_names_missing_region_and_type():
-    from inference_platform.pricing import instance_hour_price
-
-    assert instance_hour_price("us-east-1", "ml.m5.large") > 0
-    with pytest.raises(KeyError, match="ap-south-9"):
-        instance_hour_price("ap-south-9", "ml.m5.large")
-    with pytest.raises(KeyError, match="ml.p9.huge"):
-        instance_hour_price("us-east-1", "ml.p9.huge")
