@@ -31,7 +31,7 @@ def template_defaults(main_template: Path) -> dict[str, str]:
     return {name: str(spec["Default"]) for name, spec in parameters.items() if "Default" in spec}
 
 
-def load_params(path: Path, main_template: Path) -> dict:
+def load_params(path: Path) -> dict:
     try:
         config = json.loads(path.read_text())
     except FileNotFoundError:
@@ -40,8 +40,12 @@ def load_params(path: Path, main_template: Path) -> dict:
         raise ValueError(f"params file {path} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
     if not isinstance(config, dict) or not isinstance(config.get("Parameters", {}), dict):
         raise ValueError(f"params file {path}: expected an object with a Parameters object")
-    config["Parameters"] = template_defaults(main_template) | config.get("Parameters", {})
     return config
+
+
+def with_defaults(config: dict, defaults: dict[str, str]) -> dict:
+    """The params file with main.yaml's defaults under its Parameters (what CloudFormation would use)."""
+    return config | {"Parameters": defaults | config.get("Parameters", {})}
 
 
 def profile_path(profile: str, traffic_dir: Path) -> Path:
@@ -58,11 +62,13 @@ def profile_path(profile: str, traffic_dir: Path) -> Path:
 
 def build_report(args: argparse.Namespace) -> tuple[dict, object]:
     from inference_platform.cost_model import CostConfig, UnitPrices
-    from inference_platform.cost_summary import summarise
+    from inference_platform.cost_summary import budget_warning, secondary_regions, summarise
     from inference_platform.trace_sim import load_trace, simulate
 
     params_path = args.params or ROOT / "templates" / "params" / f"{args.env}.json"
-    cfg = CostConfig.from_params(load_params(params_path, args.main_template), source=str(params_path))
+    config = load_params(params_path)
+    defaults = template_defaults(args.main_template)
+    cfg = CostConfig.from_params(with_defaults(config, defaults), source=str(params_path))
     if args.profile:
         cfg = replace(cfg, traffic_profile=Path(args.profile).stem)
     trace_path = profile_path(args.profile or cfg.traffic_profile, args.traffic_dir)
@@ -70,7 +76,12 @@ def build_report(args: argparse.Namespace) -> tuple[dict, object]:
     prices = UnitPrices.for_config(cfg)
     sim = simulate(cfg, trace, prices, keep_warm_minutes=args.keep_warm_minutes)
     shown = trace_path.relative_to(ROOT) if trace_path.resolve().is_relative_to(ROOT) else trace_path
-    return summarise(sim, prices, str(shown)), sim
+    secondary = secondary_regions(config, sim, str(params_path), defaults=defaults)
+    summary = summarise(sim, prices, str(shown), secondary)
+    over_budget = budget_warning(config, summary["environment_monthly_usd"])
+    if over_budget:
+        summary["warnings"].append(over_budget)
+    return summary, sim
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from inference_platform import pricing
 from inference_platform.cost_model import SERVERLESS_MEMORY_SIZES, CostConfig, UnitPrices
-from scripts.cost_report import load_params
+from inference_platform.dr_tiers import region_plans
+from scripts.cost_report import load_params, template_defaults
 
 ROOT = Path(__file__).resolve().parent.parent
 PARAMS = ROOT / "templates" / "params"
@@ -67,10 +67,10 @@ def test_prices_exist_for_every_region_and_instance_type_a_params_file_uses(env)
     path = PARAMS / f"{env}.json"
     if not path.is_file():
         pytest.skip(f"{path.name} does not exist yet")
-    config = load_params(path, ROOT / "templates" / "main.yaml")
-    regions = [config["Regions"]["Primary"]] + [r for r in [config["Regions"].get("Secondary", "")] if r]
-    for region in regions:
-        regional = json.loads(json.dumps(config))
-        regional["Regions"]["Primary"] = region
-        cfg = CostConfig.from_params(regional, source=path.name)
+    config = load_params(path)
+    defaults = template_defaults(ROOT / "templates" / "main.yaml")
+    for plan in region_plans(config):  # primary and, by DR tier, the secondary region
+        regional = config | {"Regions": config["Regions"] | {"Primary": plan.region},
+                             "Parameters": defaults | plan.parameters}
+        cfg = CostConfig.from_params(regional, source=f"{path.name} [{plan.region}]")
         UnitPrices.for_config(cfg)  # raises KeyError naming the missing price

@@ -30,6 +30,14 @@ def test_json_report_and_chart_are_written_next_to_each_other(tmp_path, capsys):
     assert printed["break_even"]["requests_per_hour"] == pytest.approx(16483.8, abs=0.1)
     assert len(printed["decision_matrix"]) == 30
     assert set(printed["prices"]) >= {"sagemaker_serverless", "step_functions_standard", "dynamodb_on_demand"}
+    # DR tier 2: the us-west-2 standby keeps 1 ml.m5.large (no schedule there) and receives the ledger writes.
+    [standby] = printed["secondary_regions"]
+    assert (standby["region"], standby["role"], standby["endpoints_usd"]) == ("us-west-2", "secondary", 83.95)
+    writes = printed["trace"]["requests"] / 168 * 730 * 2 * 0.000000625
+    assert standby["replicated_writes_usd"] == pytest.approx(writes, abs=0.01)
+    assert printed["environment_monthly_usd"] == pytest.approx(
+        monthly["platform"] + printed["pipeline_monthly_usd"]["total"] + standby["total_usd"], abs=0.02
+    )
 
 
 def test_table_for_a_profile_given_by_path(tmp_path, capsys):
@@ -74,6 +82,19 @@ def test_missing_params_price_and_profile_are_clear_errors(tmp_path, capsys):
     assert "traffic profile 'weekend-rush' not found" in capsys.readouterr().err
 
 
+def test_tier_3_has_no_secondary_region_and_an_over_budget_estimate_warns(tmp_path, capsys):
+    config = json.loads(FIXTURE.read_text())
+    config |= {"DrTier": 3, "Regions": {"Primary": "us-east-1", "Secondary": ""}}
+    config["DrTargets"] = {"RpoMinutes": 1440, "RtoMinutes": 240}
+    config["BillingAlarms"]["MonthlyBudgetUsd"] = 50
+    path = tmp_path / "cold.json"
+    path.write_text(json.dumps(config))
+    assert cost_report.main(["--params", str(path), "--out-dir", str(tmp_path), "--no-chart", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["secondary_regions"] == []
+    assert any("above BillingAlarms.MonthlyBudgetUsd $50.00" in w for w in summary["warnings"])
+
+
 def test_parameters_left_out_of_a_params_file_take_the_main_template_defaults(tmp_path):
     main = tmp_path / "main.yaml"
     main.write_text("Parameters:\n  TargetInvocationsPerInstance:\n    Type: Number\n    Default: 70\n"
@@ -82,7 +103,7 @@ def test_parameters_left_out_of_a_params_file_take_the_main_template_defaults(tm
     del config["Parameters"]["TargetInvocationsPerInstance"]
     path = tmp_path / "env.json"
     path.write_text(json.dumps(config))
-    loaded = cost_report.load_params(path, main)
+    loaded = cost_report.with_defaults(cost_report.load_params(path), cost_report.template_defaults(main))
     assert loaded["Parameters"]["TargetInvocationsPerInstance"] == "70"  # from the template
     assert loaded["Parameters"]["InstanceType"] == "ml.m5.large"
     assert cost_report.template_defaults(tmp_path / "absent.yaml") == {}

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from inference_platform import pricing
-from inference_platform.cost_model import SERVERLESS_MEMORY_SIZES, UnitPrices, break_even, break_even_matrix
-from inference_platform.trace_sim import Simulation
+from inference_platform.cost_model import (
+    SERVERLESS_MEMORY_SIZES,
+    CostConfig,
+    PipelineUsage,
+    UnitPrices,
+    break_even,
+    break_even_matrix,
+    monthly_fixed_cost,
+)
+from inference_platform.dr_tiers import dr_tier, region_plans
+from inference_platform.trace_sim import Simulation, standing_monthly_cost
 
 PLAN_LABELS = {
     "always_on": "Always on at peak",
@@ -20,8 +31,52 @@ def _money(value: float) -> float:
     return round(value, 2)
 
 
-def summarise(sim: Simulation, prices: UnitPrices, trace_source: str) -> dict:
+def secondary_regions(
+    config: dict, sim: Simulation, source: str, defaults: dict[str, str] | None = None,
+    usage: PipelineUsage | None = None,
+) -> list[dict]:
+    """Standing monthly cost of every secondary region the DR tier deploys (tier 3: none).
+
+    A standby region carries no traffic until a failover, so it costs its endpoints at their
+    configured minimum, its CloudWatch alarms and metrics, and the ledger writes replicated into it.
+    ``defaults`` (main.yaml's parameter defaults) fill what the derived region parameters leave out.
+    """
+    usage = usage or PipelineUsage()
+    rows = []
+    for plan in region_plans(config)[1:]:
+        parameters = (defaults or {}) | plan.parameters
+        regional = config | {"Regions": config["Regions"] | {"Primary": plan.region}, "Parameters": parameters}
+        cfg = replace(CostConfig.from_params(regional, source=f"{source} [{plan.region}]"),
+                      traffic_profile=sim.config.traffic_profile)
+        prices = UnitPrices.for_config(cfg)
+        endpoints = standing_monthly_cost(cfg, prices, (hour.start_utc for hour in sim.hours))
+        monthly_writes = sim.requests / sim.months * usage.dynamodb_writes_per_request
+        replicated = monthly_writes * prices.platform.dynamodb_per_write_unit
+        cloudwatch = monthly_fixed_cost(prices, usage)
+        rows.append({
+            "region": plan.region,
+            "role": plan.role,
+            "dr_tier": dr_tier(config),
+            "endpoints_usd": _money(endpoints),
+            "replicated_writes_usd": _money(replicated),
+            "cloudwatch_usd": _money(cloudwatch),
+            "total_usd": _money(endpoints + replicated + cloudwatch),
+        })
+    return rows
+
+
+def budget_warning(config: dict, environment_monthly_usd: float) -> str | None:
+    """The estimate against the billing alarms' monthly budget, when the params file sets one."""
+    budget = (config.get("BillingAlarms") or {}).get("MonthlyBudgetUsd")
+    if isinstance(budget, int | float) and not isinstance(budget, bool) and environment_monthly_usd > budget:
+        return (f"the estimate ${environment_monthly_usd:,.2f}/month is above BillingAlarms.MonthlyBudgetUsd "
+                f"${budget:,.2f}: the billing alarms will fire")
+    return None
+
+
+def summarise(sim: Simulation, prices: UnitPrices, trace_source: str, secondary: list[dict] | None = None) -> dict:
     """Everything the report prints, as plain JSON types (monthly figures scaled to 730 h)."""
+    secondary = secondary or []
     cfg = sim.config
     hours = sim.hours
     configured = break_even(
@@ -72,6 +127,10 @@ def summarise(sim: Simulation, prices: UnitPrices, trace_source: str) -> dict:
         "gap_to_oracle": {plan: round(sim.gap_to_oracle(plan), 4) for plan in PLAN_LABELS},
         "batch_jobs_per_month": sim.batch_jobs_monthly,
         "pipeline_monthly_usd": pipeline | {"total": _money(sum(sim.pipeline_monthly.values()))},
+        "secondary_regions": secondary,
+        "environment_monthly_usd": _money(
+            sim.monthly("platform") + sum(sim.pipeline_monthly.values()) + sum(r["total_usd"] for r in secondary)
+        ),
         "cold_starts": {
             plan: {"trace": round(sim.cold_starts(plan), 1), "per_month": round(sim.cold_starts(plan) / sim.months)}
             for plan in ("serverless", "platform", "oracle")
@@ -137,6 +196,14 @@ def render_table(summary: dict) -> str:
         f"  Pipeline per month (every real-time plan): Step Functions ${pipe['step_functions']:,.2f}, "
         f"Lambda ${pipe['lambda']:,.2f}, DynamoDB ${pipe['dynamodb']:,.2f}, CloudWatch ${pipe['cloudwatch']:,.2f} "
         f"= ${pipe['total']:,.2f}",
+        *(
+            f"  Secondary region {r['region']} (DR tier {r['dr_tier']}, standing, no traffic): endpoints "
+            f"${r['endpoints_usd']:,.2f} + replicated ledger writes ${r['replicated_writes_usd']:,.2f} "
+            f"+ CloudWatch ${r['cloudwatch_usd']:,.2f} = ${r['total_usd']:,.2f}"
+            for r in summary["secondary_regions"]
+        ),
+        f"  Environment total as configured (platform + pipeline + secondary regions): "
+        f"${summary['environment_monthly_usd']:,.2f}/month",
         "  Expected serverless cold starts per month: "
         + ", ".join(f"{PLAN_LABELS[plan].split(':')[0].lower()} {cold[plan]['per_month']:,}" for plan in cold),
         f"  Break-even at {even['memory_mb']} MB / {even['latency_ms']:g} ms: {even['requests_per_hour']:,.0f} "

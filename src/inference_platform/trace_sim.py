@@ -381,3 +381,8 @@ def simulate(
         batch_monthly=batch_monthly,
         batch_jobs_monthly=batch_jobs,
     )
+
+
+def standing_monthly_cost(cfg: CostConfig, prices: UnitPrices, hours: Iterable[datetime]) -> float:
+    """What the endpoints of a region cost per month with no traffic at all (a standby region)."""
+    return simulate(cfg, [TraceHour(hour, 0) for hour in hours], prices).monthly("platform")
