@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from template_loader import load_template
 
 from inference_platform.cost_model import (
     CostConfig,
@@ -188,8 +189,26 @@ def test_batch_job_cost_counts_start_up_and_work(cfg):
 def test_pipeline_cost_per_million_requests(cfg):
     prices = UnitPrices.for_config(cfg)
     cost = pipeline_cost(1_000_000, 0, cfg, prices, PipelineUsage())
-    assert cost["step_functions"] == pytest.approx(150.0)  # 6 transitions x $0.000025
+    assert cost["step_functions"] == pytest.approx(175.0)  # 7 transitions x $0.000025
     # 2 invocations x $0.0000002 + 0.25 GB x (20 + 30 + 150) ms x $0.0000166667 per GB-s
     assert cost["lambda"] == pytest.approx(0.40 + 0.25 * 0.2 * 0.0000166667 * 1_000_000)
     assert cost["dynamodb"] == pytest.approx(2 * 0.625 + 0.125)
     assert monthly_fixed_cost(prices, PipelineUsage()) == pytest.approx(5 * 0.10 + 6 * 0.30)
+
+
+def test_counted_state_transitions_match_the_workflow_template():
+    """PipelineUsage counts these states; renaming or adding states on the path must revisit the count."""
+    machines = {
+        name: resource["Properties"]["Definition"]["States"]
+        for name, resource in load_template("workflow.yaml")["Resources"].items()
+        if resource["Type"] == "AWS::StepFunctions::StateMachine"
+    }
+    pipeline, invoke = machines["InferencePipeline"], machines["InvokeFilesStateMachine"]
+    real_time = ["Route", "AnyFiles", "ChooseStrategy", "ProvisionedInference", "Done"]
+    assert [pipeline[state]["Type"] for state in real_time] == ["Task", "Choice", "Choice", "Task", "Succeed"]
+    assert pipeline["ServerlessInference"]["Next"] == pipeline["ProvisionedInference"]["Next"] == "Done"
+    [map_state] = invoke.values()
+    assert map_state["Type"] == "Map" and list(map_state["ItemProcessor"]["States"]) == ["Invoke"]
+    assert PipelineUsage().transitions_per_request == len(real_time) + 2  # + the Map and one Invoke
+    assert pipeline["BatchTransform"]["Next"] == "Done"
+    assert PipelineUsage().transitions_per_batch_job == 5

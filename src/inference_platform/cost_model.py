@@ -301,14 +301,16 @@ def _business_window(read: _Reader, timezone: str) -> BusinessWindow:
 class PipelineUsage:
     """What one pipeline execution consumes besides the model itself (assumptions, see docs/cost-report.md)."""
 
-    transitions_per_request: int = 6  # Route, Choice, Invoke, ledger update, Succeed + start
+    # templates/workflow.yaml, one single-file request: InferencePipeline Route, AnyFiles, ChooseStrategy,
+    # Provisioned/ServerlessInference, Done; InvokeFilesStateMachine InvokeEachFile (Map) and Invoke.
+    transitions_per_request: int = 7
     lambda_invocations_per_request: int = 2  # route + invoke
     lambda_memory_mb: int = 256
     route_lambda_ms: float = 20.0
     invoke_overhead_ms: float = 30.0  # invoke Lambda waits for the model: latency + this
     dynamodb_writes_per_request: int = 2  # ledger put + status update
     dynamodb_reads_per_request: int = 1
-    transitions_per_batch_job: int = 10
+    transitions_per_batch_job: int = 5  # Route, AnyFiles, ChooseStrategy, BatchTransform, Done
     lambda_invocations_per_batch_job: int = 3  # route, start_batch, batch_callback
     alarms: int = 5  # 3 billing tiers + 2 target-tracking alarms
     custom_metrics: int = 6  # Powertools EMF metrics across the handlers
