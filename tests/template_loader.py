@@ -27,6 +27,9 @@ def load_template(name: str) -> dict:
 # parameters" and "what does this value resolve to" for values built from parameters only.
 
 
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
 def parameter_values(template: dict, overrides: dict | None = None) -> dict[str, str]:
     """Every parameter's value: the override if given, else its Default (as CloudFormation text)."""
     values = {}
@@ -48,25 +51,24 @@ def resolve(template: dict, expr, values: dict[str, str], region: str = "us-east
     context = {**values, "AWS::Region": region, "AWS::Partition": "aws", "AWS::AccountId": "123456789012",
                "AWS::StackName": "stack"}
     if isinstance(expr, list):
-        return [resolve(template, item, values, region) for item in expr]
+        items = [resolve(template, item, values, region) for item in expr]
+        return [item for item in items if item != NO_VALUE]
     if not isinstance(expr, dict):
         return expr
     if len(expr) != 1:
-        return {key: resolve(template, value, values, region) for key, value in expr.items()}
+        items = {key: resolve(template, value, values, region) for key, value in expr.items()}
+        return {key: value for key, value in items.items() if value != NO_VALUE}
     (key, arg), = expr.items()
     if key == "Ref":
-        if arg not in context:
-            raise KeyError(f"cannot resolve Ref {arg} offline")
-        return context[arg]
+        # Resources, AWS::NoValue and unknown pseudo parameters stay as they are.
+        return context.get(arg, expr)
     if key == "Fn::Sub":
         text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
         local = {**context, **{k: _text(resolve(template, v, values, region)) for k, v in extra.items()}}
 
         def substitute(match):
             name = match.group(1)
-            if name not in local:
-                raise KeyError(f"cannot resolve ${{{name}}} offline")
-            return _text(local[name])
+            return _text(local[name]) if name in local else match.group(0)  # e.g. ${Bucket.Arn}
 
         return re.sub(r"\$\{([^}!]+)\}", substitute, text)
     if key == "Fn::Select":
