@@ -19,7 +19,7 @@ _SERIES = (  # plan, label, colour, line style
     ("scheduled", "schedule alone", "#2471a3", "--"),
     ("right_sized", "right-sized every hour", "#b9770e", "-."),
     ("platform", "platform (router + schedule)", "#1e8449", "-"),
-    ("oracle", "hour-by-hour oracle", "#7d3c98", ":"),
+    ("oracle", "hour-by-hour oracle (0 instances = serverless)", "#7d3c98", ":"),
 )
 
 

@@ -177,7 +177,8 @@ def render_table(summary: dict) -> str:
         f"{'instance-h':>12}",
     ]
     for plan, plan_label in PLAN_LABELS.items():
-        label = f"{plan_label} ({summary['peak_instances']} instances)" if plan == "always_on" else plan_label
+        peak = summary["peak_instances"]
+        label = f"{plan_label} ({peak} instance{'s' * (peak != 1)})" if plan == "always_on" else plan_label
         hours = summary["instance_hours_per_month"].get(plan)
         lines.append(
             f"  {label:<40}{summary['monthly_usd'][plan]:>11,.2f}"
