@@ -114,9 +114,10 @@ def main(argv: list[str] | None = None) -> int:
 
         chart = write_week_chart(sim, out_dir / "week.png")
         summary["chart"] = str(chart.relative_to(ROOT) if chart.resolve().is_relative_to(ROOT) else chart)
-    (out_dir / "report.json").write_text(json.dumps(summary, indent=2) + "\n")
+    text = json.dumps(summary, indent=2, allow_nan=False)  # strict JSON: CI tools reject NaN/Infinity
+    (out_dir / "report.json").write_text(text + "\n")
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(text)
     else:
         from inference_platform.cost_summary import render_table
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from inference_platform import pricing
@@ -124,7 +125,10 @@ def summarise(sim: Simulation, prices: UnitPrices, trace_source: str, secondary:
         "monthly_usd": monthly,
         "instance_hours_per_month": instance_hours,
         "saving_vs_always_on": {plan: round(sim.saving_vs_always_on(plan), 4) for plan in PLAN_LABELS},
-        "gap_to_oracle": {plan: round(sim.gap_to_oracle(plan), 4) for plan in PLAN_LABELS},
+        # null when the oracle costs nothing but the plan does (no finite ratio; strict JSON has no Infinity)
+        "gap_to_oracle": {
+            plan: None if math.isinf(gap := sim.gap_to_oracle(plan)) else round(gap, 4) for plan in PLAN_LABELS
+        },
         "batch_jobs_per_month": sim.batch_jobs_monthly,
         "pipeline_monthly_usd": pipeline | {"total": _money(sum(sim.pipeline_monthly.values()))},
         "secondary_regions": secondary,
@@ -153,8 +157,8 @@ def summarise(sim: Simulation, prices: UnitPrices, trace_source: str, secondary:
     }
 
 
-def _pct(value: float) -> str:
-    if value == float("inf"):
+def _pct(value: float | None) -> str:
+    if value is None:
         return "n/a"
     if value >= 10:  # beyond +1000% a multiple reads better
         return f"x{value + 1:,.0f}"
