@@ -33,3 +33,13 @@ def test_own_templates_are_present(name):
 def test_loader_refuses_a_missing_template():
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_template("no-such-template.yaml")
+
+
+@pytest.mark.parametrize("name", OWN)
+def test_conditions_reference_conditions_in_the_long_form(name):
+    """moto's YAML loader reads `!Condition X` as Fn::Condition and evaluates it as false, which would
+    silently switch capabilities off in the local emulator; `{Condition: X}` means the same to AWS."""
+    text = (TEMPLATES / name).read_text()
+    assert "!Condition" not in text
+    for condition, expr in (load_template(name).get("Conditions") or {}).items():
+        assert set(expr) != {"Condition"}, f"{name}: {condition} is a bare alias of another condition"
