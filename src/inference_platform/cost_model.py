@@ -110,17 +110,16 @@ class _Reader:
             self.errors.append(f"{source}: 'CostProfile' must be an object")
             self.profile = {}
 
-    def _get(self, section: str, names: tuple[str, ...], default):
+    def _get(self, section: str, name: str, default):
         table = self.parameters if section == "Parameters" else self.profile
-        for name in names:
-            if name in table:
-                return name, table[name]
+        if name in table:
+            return table[name]
         if default is None:
-            self.errors.append(f"{self.source}: {section}.{names[0]} is missing")
-        return names[0], default
+            self.errors.append(f"{self.source}: {section}.{name} is missing")
+        return default
 
-    def text(self, names: tuple[str, ...], default: str | None = None, section: str = "Parameters") -> str:
-        name, value = self._get(section, names, default)
+    def text(self, name: str, default: str | None = None, section: str = "Parameters") -> str:
+        value = self._get(section, name, default)
         if value is None:
             return ""
         if not isinstance(value, str) or not value.strip():
@@ -128,8 +127,8 @@ class _Reader:
             return ""
         return value.strip()
 
-    def flag(self, names: tuple[str, ...], default: str = "false") -> bool:
-        name, value = self._get("Parameters", names, default)
+    def flag(self, name: str, default: str = "false") -> bool:
+        value = self._get("Parameters", name, default)
         if value not in ("true", "false"):
             self.errors.append(f"{self.source}: Parameters.{name} must be \"true\" or \"false\", got {value!r}")
             return False
@@ -137,7 +136,7 @@ class _Reader:
 
     def number(
         self,
-        names: tuple[str, ...],
+        name: str,
         *,
         low: float,
         high: float,
@@ -145,7 +144,7 @@ class _Reader:
         section: str = "Parameters",
         convert: Callable[[str], float] = int,
     ) -> float:
-        name, value = self._get(section, names, default)
+        value = self._get(section, name, default)
         if value is None:
             return low
         try:
@@ -216,7 +215,7 @@ class CostConfig:
         if not isinstance(region, str) or not region:
             read.errors.append(f"{source}: Regions.Primary is missing")
         # main.yaml hands the same zone, hours and days to the router and to the scheduled actions.
-        timezone = read.text(("BusinessTimezone",), "America/New_York")
+        timezone = read.text("BusinessTimezone", "America/New_York")
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -226,52 +225,47 @@ class CostConfig:
         if str(read.parameters.get("ServerlessProvisionedConcurrency", "0")) not in ("", "0"):
             warnings.append("ServerlessProvisionedConcurrency is set; provisioned concurrency is not priced here")
         window = _business_window(read, timezone)
-        instance_count = int(
-            read.number(("InitialInstanceCount",), low=1, high=100, default="1")
-        )
+        instance_count = int(read.number("InitialInstanceCount", low=1, high=100, default="1"))
         business = CapacityBounds(
-            int(read.number(("BusinessHoursMinCapacity",), low=1, high=100, default="2")),
-            int(read.number(("BusinessHoursMaxCapacity",), low=1, high=100, default="8")),
+            int(read.number("BusinessHoursMinCapacity", low=1, high=100, default="2")),
+            int(read.number("BusinessHoursMaxCapacity", low=1, high=100, default="8")),
         )
         off_hours = CapacityBounds(
-            int(read.number(("OffHoursMinCapacity",), low=1, high=100, default="1")),
-            int(read.number(("OffHoursMaxCapacity",), low=1, high=100, default="1")),
+            int(read.number("OffHoursMinCapacity", low=1, high=100, default="1")),
+            int(read.number("OffHoursMaxCapacity", low=1, high=100, default="1")),
         )
         for label, bounds in (("BusinessHours", business), ("OffHours", off_hours)):
             if bounds.minimum > bounds.maximum:
                 read.errors.append(f"{source}: Parameters.{label}MinCapacity is above {label}MaxCapacity")
-        memory = int(
-            read.number(("ServerlessMemorySizeInMB",), low=1024, high=6144, default="2048")
-        )
+        memory = int(read.number("ServerlessMemorySizeInMB", low=1024, high=6144, default="2048"))
         if memory % 1024:
             read.errors.append(f"{source}: Parameters.ServerlessMemorySizeInMB must be a 1024 multiple, got {memory}")
-        instance_type = read.text(("InstanceType",), "ml.m5.large")
+        instance_type = read.text("InstanceType", "ml.m5.large")
         result = cls(
             environment=str(config.get("Environment", "")),
             region=region if isinstance(region, str) else "",
-            provisioned_enabled=read.flag(("EnableProvisionedEndpoint",)),
-            serverless_enabled=read.flag(("EnableServerlessInference",)),
-            scheduled_scaling_enabled=read.flag(("EnableScheduledScaling",)),
+            provisioned_enabled=read.flag("EnableProvisionedEndpoint"),
+            serverless_enabled=read.flag("EnableServerlessInference"),
+            scheduled_scaling_enabled=read.flag("EnableScheduledScaling"),
             instance_type=instance_type,
             instance_count=instance_count,
             business_capacity=business,
             off_hours_capacity=off_hours,
             window=window,
             invocations_per_instance_per_minute=read.number(
-                ("TargetInvocationsPerInstance",),
-                low=1, high=100_000, default="70", convert=float,
+                "TargetInvocationsPerInstance", low=1, high=100_000, default="70", convert=float
             ),
             serverless_memory_mb=memory,
-            serverless_max_concurrency=int(read.number(("ServerlessMaxConcurrency",), low=1, high=200, default="50")),
-            batch_threshold=int(read.number(("BatchThreshold",), low=1, high=1_000_000, default="1000")),
-            transform_instance_type=read.text(("TransformInstanceType",), instance_type or "ml.m5.large"),
-            transform_instance_count=int(read.number(("TransformInstanceCount",), low=1, high=100, default="1")),
-            traffic_profile=read.text(("TrafficProfile",), section="CostProfile"),
+            serverless_max_concurrency=int(read.number("ServerlessMaxConcurrency", low=1, high=200, default="50")),
+            batch_threshold=int(read.number("BatchThreshold", low=1, high=1_000_000, default="1000")),
+            transform_instance_type=read.text("TransformInstanceType", instance_type or "ml.m5.large"),
+            transform_instance_count=int(read.number("TransformInstanceCount", low=1, high=100, default="1")),
+            traffic_profile=read.text("TrafficProfile", section="CostProfile"),
             model_latency_ms=read.number(
-                ("ModelLatencyMs",), low=1, high=SERVERLESS_TIMEOUT_MS, section="CostProfile", convert=float
+                "ModelLatencyMs", low=1, high=SERVERLESS_TIMEOUT_MS, section="CostProfile", convert=float
             ),
+            payload_kb=read.number("PayloadKb", low=0, high=4096, section="CostProfile", convert=float),
             warnings=tuple(warnings),
-            payload_kb=read.number(("PayloadKb",), low=0, high=4096, section="CostProfile", convert=float),
         )
         if read.errors:
             raise ValueError("invalid cost configuration:\n  " + "\n  ".join(read.errors))
@@ -280,12 +274,12 @@ class CostConfig:
 
 def _business_window(read: _Reader, timezone: str) -> BusinessWindow:
     """Business hours as main.yaml passes them to both the router and the scheduled actions."""
-    start = int(read.number(("BusinessStartHour",), low=0, high=23, default="9"))
-    end = int(read.number(("BusinessEndHour",), low=1, high=24, default="18"))
+    start = int(read.number("BusinessStartHour", low=0, high=23, default="9"))
+    end = int(read.number("BusinessEndHour", low=1, high=24, default="18"))
     if end <= start:
         read.errors.append(f"{read.source}: Parameters.BusinessEndHour {end} must be after BusinessStartHour {start}")
         end = start + 1
-    days_text = read.text(("BusinessDays",), "MON-FRI")
+    days_text = read.text("BusinessDays", "MON-FRI")
     try:
         _hour, days = parse_schedule_cron(f"cron(0 0 ? * {days_text} *)", f"{read.source}: Parameters.BusinessDays")
     except ValueError as exc:
