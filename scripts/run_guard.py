@@ -44,6 +44,7 @@ PYTHON_RULES = ("S3_BUCKET_TLS_ONLY", "LAMBDA_LOG_GROUP_RETENTION", "WORKFLOW_EN
                 "WORKFLOW_ENDPOINT_FALLBACK", "WORKFLOW_ENDPOINT_TIME_BUDGET")
 EXPECTED_OUTCOMES = frozenset({"SKIP", "PASS", "FAIL"})
 _RULE_DEFINITION = re.compile(r"^\s*rule\s+([A-Za-z0-9_]+)\s*(?:when\b|\{)", re.MULTILINE)
+_GENERIC = "Check was not compliant"  # how cfn-guard words a clause that has no custom message
 _FIX_LINE = re.compile(r"^#\s*Fix:\s*(.+)$", re.MULTILINE)
 
 
@@ -177,7 +178,8 @@ def _offending_value(node: Any) -> str | None:
 
 
 def _one_line(text: str) -> str:
-    text = " ".join(text.split())
+    # cfn-guard sometimes renders the message's line breaks as ";" followed by the indentation.
+    text = " ".join(re.sub(r";\s{2,}|;\s*$", " ", text).split())
     return text.removeprefix("Violation: ").replace(" Fix: ", ". Fix: ").replace(".. Fix:", ". Fix:")
 
 
@@ -202,7 +204,9 @@ def parse_validate_report(report: list[dict[str, Any]], fixes: dict[str, str]) -
                 if value is not None:
                     message = f"[value {value}] {message}"
                 findings.add(Finding(template, resource, name, message))
-    return sorted(findings)
+    # A clause without its own message is redundant when the same rule already explains this resource.
+    explained = {(f.template, f.resource, f.rule) for f in findings if _GENERIC not in f.message}
+    return sorted(f for f in findings if _GENERIC not in f.message or (f.template, f.resource, f.rule) not in explained)
 
 
 def guard_test_findings(guard: str, rules_dir: Path) -> list[Finding]:
