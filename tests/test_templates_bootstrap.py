@@ -86,3 +86,24 @@ def test_artifact_bucket_is_hardened():
 def test_execution_role_is_assumable_only_by_cloudformation():
     trust = resolved("CloudFormationExecutionRole")["AssumeRolePolicyDocument"]["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "cloudformation.amazonaws.com"}]
+
+
+def test_other_regions_get_only_their_artifact_bucket():
+    regional = active_resources(BOOTSTRAP, {**BASE, "CreateAccountResources": "false"})
+    assert {res["Type"] for res in regional.values()} == {"AWS::S3::Bucket", "AWS::S3::BucketPolicy"}
+    assert resolved("ArtifactBucket")["BucketName"] == "ml-inference-artifacts-123456789012-us-east-1"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_deploy_role_writes_only_under_its_environment_prefix(env):
+    uploads = next(s for s in deploy_statements(env) if "s3:PutObject" in s["Action"])
+    assert uploads["Resource"] == f"arn:aws:s3:::ml-inference-artifacts-123456789012-*/{env}/*"
+    listing = next(s for s in deploy_statements(env) if s["Action"] == "s3:ListBucket")
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": [f"{env}/*"]}}
+
+
+def test_bucket_name_fits_for_the_longest_project_name_and_region():
+    longest = "a" * 24
+    assert validate_parameters(BOOTSTRAP, {**BASE, "ProjectName": longest}) == []
+    assert validate_parameters(BOOTSTRAP, {**BASE, "ProjectName": longest + "b"}) != []
+    assert len(f"{longest}-artifacts-123456789012-ap-southeast-4") <= 63
