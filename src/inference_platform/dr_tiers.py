@@ -67,7 +67,7 @@ TIER_DESCRIPTIONS: dict[int, TierDescription] = {
     TIER_COLD_BACKUP: TierDescription(
         tier=3, name="cold backup",
         secondary_runtime="none",
-        state="primary table only, with point-in-time recovery (35 days) and daily AWS Backup copies "
+        state="primary table only, with point-in-time recovery and daily AWS Backup recovery points "
               "(optionally copied to a vault in another region)",
         best_rpo_minutes=1440, best_rto_minutes=240,
         how_recovery_works="deploy the stack in another region and restore the table from the latest "
