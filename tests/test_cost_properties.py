@@ -31,7 +31,7 @@ def trace(start: datetime, counts: list[int]) -> list[TraceHour]:
 @given(start=starts, counts=hourly_requests)
 def test_no_plan_beats_the_oracle_and_nothing_beats_always_on_hour_by_hour(start, counts):
     """Whatever the traffic: the oracle is never dearer than right-sizing, nor than serverless where serverless
-    can carry the hour, nor than the platform while serverless is within its concurrency limit; the schedule
+    can carry the hour, nor than the platform while every hour is within its limits; the schedule
     never holds more instances than always-on; cold starts only happen in hours with serverless requests."""
     sim = simulate(CFG, trace(start, counts), PRICES)
     for hour in sim.hours:
@@ -41,7 +41,9 @@ def test_no_plan_beats_the_oracle_and_nothing_beats_always_on_hour_by_hour(start
         assert hour.scheduled_instances <= hour.always_on_instances
         assert hour.platform_cold_starts >= 0
         assert hour.platform_serverless_requests > 0 or hour.platform_cold_starts == 0
-    if not any(hour.serverless_throttled for hour in sim.hours):  # the platform pays for no dropped request
+    # A plan that cannot carry an hour (above its max capacity or concurrency) may look cheaper than the
+    # oracle because it drops requests; the report warns about those hours instead.
+    if not any(hour.serverless_throttled or hour.scheduled_unmet for hour in sim.hours):
         assert sim.total("oracle") <= sim.total("platform") + 1e-9
 
 
@@ -51,7 +53,7 @@ def test_monthly_figures_do_not_depend_on_how_often_the_pattern_repeats(start, c
     """Replaying the same traffic twice in a row gives the same monthly cost (the figure is a rate)."""
     once = simulate(CFG, trace(start, counts), PRICES)
     twice = simulate(CFG, trace(start, counts * 2), PRICES)
-    for plan in ("always_on", "serverless", "oracle"):  # hour-independent of the calendar shift
+    for plan in ("serverless", "oracle"):  # the plans that do not depend on the clock (no schedule)
         assert twice.monthly(plan) == pytest.approx(once.monthly(plan))
 
 
