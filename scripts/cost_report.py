@@ -2,12 +2,13 @@
 
 Reads templates/params/<env>.json (over templates/main.yaml's parameter defaults), the traffic profile
 named by its CostProfile (data/traffic/<name>.csv) and the shipped price table; prints a table (or
-JSON with --json) and writes report.json and week.png to build/cost-report/<env>/.
+JSON with --json) and writes report.json, hours.csv and week.png to build/cost-report/<env>/.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 from dataclasses import replace
@@ -101,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-chart", action="store_true", help="skip the PNG")
     args = parser.parse_args(argv)
 
+    from inference_platform.cost_summary import HOURLY_COLUMNS, hourly_rows
+
     try:
         summary, sim = build_report(args)
     except (ValueError, KeyError) as exc:
@@ -114,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
 
         chart = write_week_chart(sim, out_dir / "week.png")
         summary["chart"] = str(chart.relative_to(ROOT) if chart.resolve().is_relative_to(ROOT) else chart)
+    with (out_dir / "hours.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=HOURLY_COLUMNS)
+        writer.writeheader()
+        writer.writerows(hourly_rows(sim))
     text = json.dumps(summary, indent=2, allow_nan=False)  # strict JSON: CI tools reject NaN/Infinity
     (out_dir / "report.json").write_text(text + "\n")
     if args.json:

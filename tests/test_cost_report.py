@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -17,6 +18,11 @@ def test_json_report_and_chart_are_written_next_to_each_other(tmp_path, capsys):
     assert cost_report.main(["--params", str(FIXTURE), "--out-dir", str(tmp_path), "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed == json.loads((tmp_path / "report.json").read_text())
+    with (tmp_path / "hours.csv").open() as handle:
+        hours = list(csv.DictReader(handle))
+    assert len(hours) == 168 and hours[0]["hour_start_utc"] == "2026-11-16T05:00:00Z"  # local midnight, EST
+    week_platform = sum(float(row["platform_cost"]) for row in hours)
+    assert week_platform * 730 / 168 == pytest.approx(printed["monthly_usd"]["platform"], abs=0.01)
     chart = tmp_path / "week.png"
     assert printed["chart"] == str(chart)
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 30_000

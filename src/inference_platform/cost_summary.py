@@ -157,6 +157,23 @@ def summarise(sim: Simulation, prices: UnitPrices, trace_source: str, secondary:
     }
 
 
+HOURLY_COLUMNS = (
+    "hour_start_utc", "requests", "business_hours", "strategy",
+    "always_on_instances", "scheduled_instances", "right_sized_instances", "platform_instances", "oracle_instances",
+    "always_on_cost", "scheduled_cost", "right_sized_cost", "serverless_cost", "platform_cost", "oracle_cost",
+    "oracle_choice", "platform_cold_starts",
+)
+
+
+def hourly_rows(sim: Simulation) -> list[dict]:
+    """Every simulated hour, for checking the monthly figures by hand (written as hours.csv)."""
+    rows = []
+    for hour in sim.hours:
+        row = {column: getattr(hour, column) for column in HOURLY_COLUMNS[1:]}
+        rows.append({"hour_start_utc": hour.start_utc.strftime("%Y-%m-%dT%H:%M:%SZ")} | row)
+    return rows
+
+
 def _pct(value: float | None) -> str:
     if value is None:
         return "n/a"
