@@ -289,6 +289,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--templates", default=ROOT / "templates", type=Path)
     args = parser.parse_args(argv)
 
+    if not Path(args.guard).is_file():
+        print(f"FAIL - - GUARD_BINARY: cfn-guard not found at {args.guard}. Fix: run `make install` "
+              "(it installs cfn-guard into .tools/bin) or pass --guard <path>.")
+        return 1
     findings, suppressions, counts = gate(args.guard, args.rules, args.templates)
     for suppression in suppressions:
         print(suppression.line())

@@ -185,3 +185,12 @@ def test_repository_rule_files_all_define_rules_with_a_fix() -> None:
     assert len(names) >= 15
     assert set(names) == set(fixes)
     assert all(fix and not fix.startswith("see the header") for fix in fixes.values())
+
+
+def test_missing_cfn_guard_binary_is_a_clear_failure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rules, templates = make_repo(tmp_path, {"clean.yaml": CLEAN})
+    code = run_guard.main(["--guard", str(tmp_path / "nowhere/cfn-guard"), "--rules", str(rules),
+                           "--templates", str(templates)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert out.startswith("FAIL - - GUARD_BINARY: cfn-guard not found at ") and "make install" in out
