@@ -110,8 +110,10 @@ def aws(replicas) -> Iterator[None]:
         yield
 
 
-def client_for(service: str, region: str):
-    return boto3.client(service, region_name=region)
+@pytest.fixture
+def client_for(aws):
+    """The script's own cached client factory, created inside the mock."""
+    return dr_validate._client_factory(None)
 
 
 def rows(checks) -> dict[tuple[str, str], bool]:
@@ -123,7 +125,7 @@ def healthy_deployment() -> None:
     seed_region(SECONDARY, {"provisioned": "prov-usw2", "serverless": "sls-usw2"}, replica_of=PRIMARY)
 
 
-def test_healthy_warm_standby_passes_every_check(aws) -> None:
+def test_healthy_warm_standby_passes_every_check(aws, client_for) -> None:
     healthy_deployment()
     checks = dr_validate.validate(staging_config(), client_for)
 
@@ -146,7 +148,7 @@ def test_healthy_warm_standby_passes_every_check(aws) -> None:
     }
 
 
-def test_each_broken_piece_fails_its_own_row_and_the_rest_still_run(aws) -> None:
+def test_each_broken_piece_fails_its_own_row_and_the_rest_still_run(aws, client_for) -> None:
     seed_region(PRIMARY, {"provisioned": "prov-use1", "serverless": "sls-use1"}, replica_of="")
     # The secondary lost its serverless endpoint and has PITR off.
     seed_region(SECONDARY, {"provisioned": "prov-usw2"}, replica_of=PRIMARY, pitr=False)
@@ -171,7 +173,7 @@ def test_each_broken_piece_fails_its_own_row_and_the_rest_still_run(aws) -> None
     assert rows(checks)[(SECONDARY, f"stack {STACK}")] is True
 
 
-def test_failover_target_is_read_from_the_deployed_primary_stack(aws) -> None:
+def test_failover_target_is_read_from_the_deployed_primary_stack(aws, client_for) -> None:
     """The params file names the secondary endpoint, but the primary was deployed before it existed."""
     seed_region(PRIMARY, {"provisioned": "prov-use1", "serverless": "sls-use1"}, replica_of=SECONDARY,
                 stack_parameters={"SecondaryProvisionedEndpointName": "old-name",
@@ -183,7 +185,7 @@ def test_failover_target_is_read_from_the_deployed_primary_stack(aws) -> None:
                            f"failover target serverless in {SECONDARY}"}
 
 
-def test_missing_secondary_stack_and_table(aws) -> None:
+def test_missing_secondary_stack_and_table(aws, client_for) -> None:
     seed_region(PRIMARY, {"provisioned": "prov-use1", "serverless": "sls-use1"}, replica_of=SECONDARY)
     checks = dr_validate.validate(staging_config(), client_for)
     failed = {(c.region, c.name): c.detail for c in checks if not c.passed}
@@ -194,7 +196,7 @@ def test_missing_secondary_stack_and_table(aws) -> None:
     assert all(region == SECONDARY or "failover target" in name for region, name in failed)
 
 
-def test_cold_backup_checks_only_the_primary(aws) -> None:
+def test_cold_backup_checks_only_the_primary(aws, client_for) -> None:
     config = staging_config()
     config.update(DrTier=3, DrTargets={"RpoMinutes": 1440, "RtoMinutes": 480})
     config["Parameters"].update(DrTier="3")
