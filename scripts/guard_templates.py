@@ -40,7 +40,10 @@ class Suppression:
         return f"SUPPRESSED {self.template} {self.resource} {self.rule}: {self.reason}"
 
 
-class _CfnLoader(yaml.SafeLoader):
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the libyaml loader is ~10x faster when present
+
+
+class _CfnLoader(_SafeLoader):  # type: ignore[misc, valid-type]
     """SafeLoader that turns CloudFormation short-form tags (!Ref, !Sub ...) into their long form."""
 
 
