@@ -7,6 +7,7 @@ import json
 import pytest
 from template_loader import TEMPLATES, load_template
 
+from inference_platform.dr_tiers import region_plans
 from inference_platform.template_params import validate_parameters
 
 MAIN = load_template("main.yaml")
@@ -14,6 +15,7 @@ ENVS = ["local", "dev", "staging", "production"]
 PRICES = json.loads((TEMPLATES.parent / "src/inference_platform/data/prices.json").read_text())
 TOP_LEVEL = {"Environment", "StackName", "Regions", "DrTier", "DrTargets", "Tags", "Parameters", "BillingAlarms",
              "CostProfile"}
+OPTIONAL = {"RegionParameters"}
 
 
 def config(env: str) -> dict:
@@ -23,7 +25,7 @@ def config(env: str) -> dict:
 @pytest.mark.parametrize("env", ENVS)
 def test_file_has_the_shared_shape(env):
     cfg = config(env)
-    assert set(cfg) == TOP_LEVEL
+    assert TOP_LEVEL <= set(cfg) <= TOP_LEVEL | OPTIONAL
     assert cfg["Environment"] == env == cfg["Parameters"]["Environment"] == cfg["Tags"]["Environment"]
     assert cfg["DrTier"] in (1, 2, 3)
     assert str(cfg["DrTier"]) == cfg["Parameters"]["DrTier"]
@@ -36,10 +38,24 @@ def test_file_has_the_shared_shape(env):
 
 @pytest.mark.parametrize("env", ENVS)
 def test_parameters_satisfy_main_in_every_region_of_the_plan(env):
-    cfg = config(env)
-    regions = [cfg["Regions"]["Primary"]] + ([cfg["Regions"]["Secondary"]] if cfg["Regions"]["Secondary"] else [])
-    for region in regions:
-        assert validate_parameters(MAIN, cfg["Parameters"], region=region) == [], region
+    plans = region_plans(config(env))
+    assert [plan.role for plan in plans] == (["primary"] if config(env)["DrTier"] == 3 else ["primary", "secondary"])
+    for plan in plans:
+        assert validate_parameters(MAIN, plan.parameters, region=plan.region) == [], plan.region
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_each_region_pulls_its_model_image_from_its_own_region(env):
+    """SageMaker pulls the container from ECR in the endpoint's region."""
+    for plan in region_plans(config(env)):
+        assert f".dkr.ecr.{plan.region}.amazonaws.com/" in plan.parameters["ModelImageUri"], plan.region
+
+
+@pytest.mark.parametrize("env", ["staging", "production"])
+def test_secondary_region_has_its_own_artifact_bucket(env):
+    """Lambda reads its code only from a bucket in its own region."""
+    primary, secondary = region_plans(config(env))
+    assert primary.parameters["ArtifactBucket"] != secondary.parameters["ArtifactBucket"]
 
 
 @pytest.mark.parametrize("env", ENVS)
