@@ -123,3 +123,13 @@ def test_outputs_exist_only_with_their_endpoint():
     assert outputs["ProvisionedVariantName"]["Condition"] == "CreateProvisioned"
     assert outputs["ServerlessEndpointName"]["Condition"] == "CreateServerless"
     assert "Condition" not in outputs["ModelName"]
+
+
+def test_autoscaled_endpoint_keeps_its_scaled_capacity_through_updates():
+    plain = props("ProvisionedEndpoint", {"EnableProvisionedEndpoint": "true"})
+    scaled = props("ProvisionedEndpoint", {"EnableProvisionedEndpoint": "true", "AutoscaledVariant": "true"})
+    assert "RetainAllVariantProperties" not in plain
+    assert scaled["RetainAllVariantProperties"] is True
+    main = load_template("main.yaml")
+    assert main["Resources"]["EndpointsStack"]["Properties"]["Parameters"]["AutoscaledVariant"] == {
+        "Ref": "EnableScheduledScaling"}
