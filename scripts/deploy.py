@@ -1,0 +1,287 @@
+"""Deploy an environment: `make deploy ENV=<env>` (default local, the emulator on 127.0.0.1).
+
+Order of work, so that a bad input never leaves half a deployment:
+1. check ENV, the params file, every stack's parameters against its template, and (for AWS) that
+   credentials exist -- nothing has been built or uploaded yet;
+2. build the Lambda zip once (content-addressed) and, per region, upload it and the packaged
+   nested templates to that region's artifact bucket;
+3. create one change set per stack (regional stack in every region, primary first; billing alarms
+   in us-east-1), print them, and stop there for production unless approved;
+4. execute them in order, streaming events; stop at the first failure and print its cause.
+
+Exit codes: 0 deployed or nothing to change, 1 a deploy failed, 2 bad input, 3 production refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import boto3  # noqa: E402
+from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
+
+from scripts import local_aws, packaging, stack_ops  # noqa: E402
+from scripts.deploy_config import (  # noqa: E402
+    BILLING_REGION,
+    PLACEHOLDER_CODE_KEY,
+    ConfigError,
+    StackTarget,
+    billing_parameters,
+    load_config,
+    parameter_errors,
+)
+
+TEMPLATES = ROOT / "templates"
+EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED = 1, 2, 3
+
+
+class Deployer:
+    """Holds the clients for one run; ``endpoint`` set means the local emulator."""
+
+    def __init__(self, env: str, endpoint: str | None, poll: float):
+        self.env = env
+        self.endpoint = endpoint
+        self.poll = poll
+        if endpoint:  # the emulator accepts any key; never hand it real credentials
+            self.session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
+        else:
+            self.session = boto3.Session()
+
+    def client(self, service: str, region: str):
+        return self.session.client(service, region_name=region, endpoint_url=self.endpoint)
+
+    def object_url(self, bucket: str, key: str, region: str) -> str:
+        if self.endpoint:
+            return f"{self.endpoint.replace('127.0.0.1', 'localhost')}/{bucket}/{key}"
+        return f"https://{bucket}.s3.{region}.amazonaws.com/{key}"
+
+    def ensure_bucket(self, bucket: str, region: str) -> None:
+        s3 = self.client("s3", region)
+        try:
+            s3.head_bucket(Bucket=bucket)
+            return
+        except ClientError as exc:
+            if not self.endpoint:
+                raise ConfigError(f"artifact bucket {bucket!r} is not reachable in {region} "
+                                  f"({exc.response['Error'].get('Code')}): deploy templates/bootstrap.yaml "
+                                  "first and put its bucket name in Parameters.ArtifactBucket") from exc
+        extra = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        s3.create_bucket(Bucket=bucket, **extra)
+
+    def upload(self, bucket: str, region: str, key: str, body: bytes) -> str:
+        s3 = self.client("s3", region)
+        try:
+            s3.head_object(Bucket=bucket, Key=key)  # content-addressed: present means identical
+        except ClientError:
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+        return self.object_url(bucket, key, region)
+
+
+def build_targets(config: dict, templates: Path) -> tuple[list[StackTarget], list[str]]:
+    """Every stack to deploy (primary first, billing last) and every parameter problem found."""
+    from inference_platform.dr_tiers import region_plans
+
+    main_path = templates / "main.yaml"
+    billing_path = templates / "billing-alarms.yaml"
+    main_template = packaging.load_template(main_path)
+    targets, problems = [], []
+    tags = {k: str(v) for k, v in (config.get("Tags") or {}).items()}
+    try:
+        plans = region_plans(config)
+    except ValueError as exc:
+        raise ConfigError(f"params file {config['_path']}: {exc}") from exc
+    for plan in plans:
+        params = {**plan.parameters, "LambdaCodeKey": PLACEHOLDER_CODE_KEY}
+        where = f"{config['_path']} ({plan.role} {plan.region})"
+        problems += parameter_errors(main_template, params, plan.region, where)
+        if not params.get("ArtifactBucket"):
+            problems.append(f"{config['_path']}: Parameters.ArtifactBucket is empty for {plan.region}")
+        targets.append(StackTarget(plan.role, plan.region, config["StackName"], main_path, params, tags))
+    billing_template = packaging.load_template(billing_path)
+    billing = billing_parameters(config, billing_template)
+    if billing is not None:
+        problems += parameter_errors(billing_template, billing, BILLING_REGION, f"{config['_path']} (BillingAlarms)")
+        targets.append(StackTarget("billing", BILLING_REGION, f"{config['StackName']}-billing", billing_path,
+                                   billing, tags))
+    return targets, problems
+
+
+def build_lambda(env: str, skip_deps: bool) -> packaging.LambdaArtifact:
+    cache = ROOT / ".tools" / "cache"
+    deps = None
+    if not skip_deps:
+        try:
+            deps = packaging.install_dependencies(ROOT / "requirements" / "runtime.txt", cache)
+        except packaging.PackagingError as exc:
+            if env != "local":
+                raise
+            # The emulator runs handlers in-process from .venv, so the zip's dependencies are never used.
+            print(f"deploy: WARNING {exc}; packaging without dependencies (fine for the local emulator only)")
+    artifact = packaging.build_lambda_zip(ROOT / "src" / "inference_platform", ROOT / "build", deps)
+    size_kb = artifact.path.stat().st_size / 1024
+    print(f"deploy: Lambda zip {artifact.key} ({size_kb:.0f} KiB, "
+          f"{'with' if artifact.with_dependencies else 'WITHOUT'} runtime dependencies)")
+    return artifact
+
+
+def plan_target(deployer: Deployer, target: StackTarget, artifact: packaging.LambdaArtifact,
+                replace_failed: bool, change_set_name: str) -> tuple[StackTarget, stack_ops.ChangeSetPlan]:
+    cfn = deployer.client("cloudformation", target.region)
+    if target.role == "billing":
+        template = {"TemplateBody": packaging.template_bytes(packaging.load_template(target.template_path)).decode()}
+    else:
+        bucket = target.parameters["ArtifactBucket"]
+        if deployer.endpoint:
+            deployer.ensure_bucket(bucket, target.region)
+        target = replace(target, parameters={**target.parameters, "LambdaCodeKey": artifact.key})
+        deployer.upload(bucket, target.region, artifact.key, artifact.path.read_bytes())
+        packaged = packaging.package_template(
+            target.template_path, lambda key, body: deployer.upload(bucket, target.region, key, body))
+        body = packaging.template_bytes(packaged)
+        key = f"templates/{hashlib.sha256(body).hexdigest()}.json"
+        template = {"TemplateURL": deployer.upload(bucket, target.region, key, body)}
+    status = stack_ops.stack_status(cfn, target.stack_name)
+    cs_type = stack_ops.change_set_type_for(target.stack_name, status, replace_failed, cfn, deployer.poll)
+    plan = stack_ops.create_change_set(
+        cfn, region=target.region, stack_name=target.stack_name, change_set_name=change_set_name,
+        change_set_type=cs_type, template=template, parameters=target.parameters,
+        tags=target.tags, poll=deployer.poll)
+    return target, plan
+
+
+def production_approved(args: argparse.Namespace) -> bool:
+    return (os.environ.get("CONFIRM") == "yes"
+            or (args.github_environment or os.environ.get("GITHUB_ENVIRONMENT")) == "production")
+
+
+def write_step_summary(env: str, plans: list[stack_ops.ChangeSetPlan], outcome: str) -> None:
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return
+    with open(path, "a", encoding="utf-8") as summary:
+        summary.write(f"## Deploy {env}: {outcome}\n\n")
+        for plan in plans:
+            summary.write(stack_ops.markdown_changes(plan) + "\n")
+
+
+def report_stack(deployer: Deployer, target: StackTarget) -> None:
+    cfn = deployer.client("cloudformation", target.region)
+    rows = stack_ops.outputs(cfn, target.stack_name)
+    print(f"deploy: outputs of {target.stack_name} ({target.region}):")
+    for key, value in rows or [("(none)", "")]:
+        print(f"  {key:<34} {value}")
+    missing = stack_ops.not_created(cfn, target.stack_name)
+    if missing:
+        print(f"deploy: {len(missing)} resource(s) the emulator could NOT create (moto does not support them):")
+        for stack, logical_id, resource_type in missing:
+            print(f"  {resource_type:<48} {logical_id}  (stack {stack})")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.env, args.templates_dir / "params")
+    targets, problems = build_targets(config, args.templates_dir)
+    if problems:
+        extra = f" (and {len(problems) - 1} more: {'; '.join(problems[1:])})" if len(problems) > 1 else ""
+        raise ConfigError(problems[0] + extra)
+    endpoint = args.endpoint_url
+    if args.env == "local" and not endpoint:
+        endpoint = local_aws.start(local_aws.configured_port())["endpoint"]
+        print(f"deploy: local emulator at {endpoint}")
+    deployer = Deployer(args.env, endpoint, args.poll or (0.1 if endpoint else 5.0))
+    if not endpoint and deployer.session.get_credentials() is None:
+        raise ConfigError(f"no AWS credentials for ENV={args.env}: set AWS_PROFILE or AWS_ACCESS_KEY_ID/"
+                          "AWS_SECRET_ACCESS_KEY, or run in GitHub Actions with the OIDC role; nothing was uploaded")
+
+    artifact = build_lambda(args.env, args.no_deps)
+    change_set_name = "deploy-" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    planned: list[tuple[StackTarget, stack_ops.ChangeSetPlan]] = []
+    for target in targets:
+        planned.append(plan_target(deployer, target, artifact, args.replace_failed, change_set_name))
+        print(stack_ops.format_changes(planned[-1][1]) + "\n")
+    plans = [p for _, p in planned]
+    pending = [(t, p) for t, p in planned if not p.no_changes]
+    if not pending:
+        for target, plan in planned:
+            stack_ops.discard(deployer.client("cloudformation", target.region), plan, deployer.poll)
+        print(f"deploy: no changes for {args.env}; nothing to do")
+        write_step_summary(args.env, plans, "no changes")
+        return 0
+    if args.env == "production" and not production_approved(args):
+        for target, plan in planned:
+            stack_ops.discard(deployer.client("cloudformation", target.region), plan, deployer.poll)
+        print("deploy: REFUSED production deploy: set CONFIRM=yes, or run in the 'production' GitHub environment "
+              "(approved by its required reviewers). Nothing was executed; the change sets were deleted.")
+        write_step_summary(args.env, plans, "refused (not approved)")
+        return EXIT_REFUSED
+    write_step_summary(args.env, plans, "executing")
+    for target, plan in planned:
+        cfn = deployer.client("cloudformation", target.region)
+        if plan.no_changes:
+            stack_ops.discard(cfn, plan, deployer.poll)
+            continue
+        print(f"deploy: executing {plan.change_set_type} of {target.stack_name} in {target.region}")
+        status = stack_ops.execute(cfn, plan, deployer.poll)
+        if status not in stack_ops.SUCCESS:
+            failure = stack_ops.first_failure(cfn, plan.stack_id)
+            cause = f"{failure[0]} ({failure[1]}): {failure[2]}" if failure else "no failed resource reported"
+            print(f"deploy: FAILED {target.stack_name} ({target.region}) ended {status}; first failure: {cause}")
+            for later_target, later_plan in planned[planned.index((target, plan)) + 1:]:
+                stack_ops.discard(deployer.client("cloudformation", later_target.region), later_plan, deployer.poll)
+            if status in stack_ops.NEEDS_DELETE:
+                print(f"deploy: {target.stack_name} must be deleted before the next deploy: re-run with "
+                      "--replace-failed (or REPLACE_FAILED=yes)")
+            return EXIT_FAILED
+        if args.env == "production":
+            cfn.update_termination_protection(StackName=target.stack_name, EnableTerminationProtection=True)
+            print(f"deploy: termination protection on for {target.stack_name}")
+        report_stack(deployer, target)
+    print(f"deploy: {args.env} deployed")
+    return 0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Deploy an environment (see docs/deploy.md).")
+    parser.add_argument("--env", default=os.environ.get("ENV", "local"))
+    parser.add_argument("--github-environment", default=None,
+                        help="the GitHub Actions environment this job runs in (production counts as approval)")
+    parser.add_argument("--replace-failed", action="store_true",
+                        default=os.environ.get("REPLACE_FAILED") == "yes",
+                        help="delete a stack left in ROLLBACK_COMPLETE by a failed first deploy, then deploy")
+    parser.add_argument("--no-deps", action="store_true",
+                        help="package the Lambda zip without runtime dependencies (tests; never for AWS)")
+    parser.add_argument("--endpoint-url", default=None, help="use this emulator endpoint instead of starting one")
+    parser.add_argument("--templates-dir", type=Path, default=TEMPLATES,
+                        help="directory with main.yaml, billing-alarms.yaml and params/<env>.json")
+    parser.add_argument("--poll", type=float, default=None, help="seconds between status polls")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.no_deps and args.env != "local" and not args.endpoint_url:
+        print("deploy: error: --no-deps is only for the local emulator; AWS Lambdas need their dependencies")
+        return EXIT_BAD_INPUT
+    try:
+        return run(args)
+    except (ConfigError, packaging.PackagingError) as exc:
+        print(f"deploy: error: {exc}")
+        return EXIT_BAD_INPUT
+    except stack_ops.StackError as exc:
+        print(f"deploy: FAILED {exc}")
+        return EXIT_FAILED
+    except (ClientError, BotoCoreError) as exc:
+        print(f"deploy: FAILED AWS call: {exc}")
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,423 @@
+"""CloudFormation compatibility patches for moto 5.2.5, used ONLY by the local emulator and its tests.
+
+moto is close enough to CloudFormation for a local deploy, but four gaps would make the deploy
+script lie or crash (measured, see EMULATOR-NOTES.md):
+
+1. ``!GetAtt Child.Outputs.X`` on a nested stack answers 500: moto's ``Stack`` has no
+   ``get_cfn_attribute``. Patched to read the child's outputs, as CloudFormation does.
+2. Stacks created through a change set have no Outputs: moto builds the output map from the empty
+   template of the ``REVIEW_IN_PROGRESS`` stack and never rebuilds it. Patched to rebuild it after
+   the change set is applied.
+3. A resource that fails during ``ExecuteChangeSet`` makes the API call itself fail with a 500 and
+   leaves the stack half-made. CloudFormation instead accepts the call, records a ``CREATE_FAILED``
+   event naming the resource and the reason, and rolls back (``ROLLBACK_COMPLETE`` for a new stack,
+   ``UPDATE_ROLLBACK_COMPLETE`` for an update). Patched to behave that way, so the deploy script's
+   failure path is the one it takes against AWS.
+4. Unsupported resource types (ScalableTarget, Alarm, GlobalTable, OIDC provider, Budget ...) are
+   skipped with an anonymous empty row in ``DescribeStackResources``, indistinguishable from a
+   resource whose Condition is false. Patched so the row names the logical id and type and has no
+   physical id (the deploy script reports those as "not created by the emulator"), and resources
+   switched off by a Condition are left out, as in CloudFormation.
+
+5. ``AWS::KMS::Key`` with CloudFormation-style ``Tags`` (Key/Value) fails with ``KeyError: 'TagKey'``
+   and ``!GetAtt Key.KeyId`` is refused. Patched to translate the tags and answer ``KeyId``.
+
+6. Change sets list resources whose Condition is false as "Add", and do not list resources that
+   change only because a parameter they use changed. Patched to match CloudFormation on both.
+
+7. ``AWS::DynamoDB::GlobalTable`` is skipped, so nothing that uses the state table works. Emulated
+   as a regional ``AWS::DynamoDB::Table`` with the same name, keys and TTL (no replicas), and said so
+   in the stack event.
+
+8. ``AWS::StepFunctions::StateMachine`` ignores ``Definition``/``DefinitionSubstitutions`` and lands
+   in a backend the API no longer serves once ``execute_state_machine`` is on (the machine exists in
+   the stack but ``StartExecution`` says it does not). Patched to build the definition as
+   CloudFormation does and to create it where executions run.
+
+Also adds per-resource ``CREATE_IN_PROGRESS``/``CREATE_COMPLETE`` events (moto only records
+stack-level ones) so event streaming shows progress locally.
+
+``install()`` is idempotent; nothing here is imported by the Lambda package or by real deploys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import types
+from collections.abc import Iterator
+from typing import Any
+
+_ORIGINALS: list[tuple[Any, str, Any]] = []  # (owner, attribute, original value) in patch order
+
+
+_MISSING = object()
+
+
+def _set(owner: Any, name: str, value: Any) -> None:
+    _ORIGINALS.append((owner, name, vars(owner).get(name, _MISSING)))
+    setattr(owner, name, value)
+
+
+def _failure_attribution(exc: BaseException) -> tuple[str, str] | None:
+    return getattr(exc, "_emulator_failed_resource", None)
+
+
+def _find_stack(stack_id: str) -> Any | None:
+    from moto.cloudformation.models import cloudformation_backends
+
+    for account_backends in cloudformation_backends.values():
+        for backend in account_backends.values():
+            stack = backend.stacks.get(stack_id)
+            if stack is not None:
+                return stack
+    return None
+
+
+def _resource_event(stack: Any, logical_id: str, resource_type: str, status: str, reason: str | None, *,
+                    physical_id: str = "") -> None:
+    from moto.cloudformation.models import Event
+
+    stack.events.append(Event(
+        stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=logical_id,
+        physical_resource_id=physical_id, resource_type=resource_type, resource_status=status,
+        resource_status_reason=reason, resource_properties=None,
+    ))
+
+
+def _patch_nested_stack_outputs() -> None:
+    from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+    from moto.cloudformation.models import Stack
+
+    def get_cfn_attribute(self: Any, attribute_name: str) -> Any:
+        if attribute_name.startswith("Outputs."):
+            key = attribute_name[len("Outputs."):]
+            for output in self.outputs or []:
+                if output["OutputKey"] == key:
+                    return output["OutputValue"]
+        raise UnformattedGetAttTemplateException()
+
+    _set(Stack, "get_cfn_attribute", get_cfn_attribute)
+
+
+_GLOBAL_TABLE_AS_TABLE = "EMULATOR: GlobalTable emulated as a single-region DynamoDB table (no replicas)"
+
+
+def _as_regional_table(resource_json: dict[str, Any]) -> dict[str, Any]:
+    """An AWS::DynamoDB::GlobalTable as the AWS::DynamoDB::Table of its first replica (moto has no GlobalTable)."""
+    properties = dict(resource_json.get("Properties") or {})
+    replicas = properties.pop("Replicas", None) or []
+    first = replicas[0] if replicas and isinstance(replicas[0], dict) else {}
+    table = {k: v for k, v in properties.items() if k in (
+        "TableName", "KeySchema", "AttributeDefinitions", "BillingMode", "StreamSpecification",
+        "TimeToLiveSpecification", "GlobalSecondaryIndexes", "LocalSecondaryIndexes")}
+    if "Tags" in first:
+        table["Tags"] = first["Tags"]
+    return {**resource_json, "Type": "AWS::DynamoDB::Table", "Properties": table}
+
+
+def _patch_resource_creation() -> None:
+    """Record which resource failed (innermost first) and add per-resource events."""
+    from moto.cloudformation import parsing
+
+    original = parsing.parse_and_create_resource
+
+    def parse_and_create_resource(logical_id: str, resource_json: dict[str, Any], resources_map: Any,
+                                  account_id: str, region_name: str) -> Any:
+        resource_type = resource_json.get("Type", "")
+        condition = resource_json.get("Condition")
+        if condition and not resources_map.lazy_condition_map[condition]:
+            return None
+        stack = _find_stack(resources_map.stack_id)
+        skipped = stack.__dict__.setdefault("_emulator_skipped", set()) if stack is not None else set()
+        if logical_id in skipped:
+            return None  # an unsupported resource looked up again (outputs, listings): reported once already
+        if stack is not None:
+            _resource_event(stack, logical_id, resource_type, "CREATE_IN_PROGRESS", None)
+        substitute = _GLOBAL_TABLE_AS_TABLE if resource_type == "AWS::DynamoDB::GlobalTable" else None
+        try:
+            resource = original(logical_id, _as_regional_table(resource_json) if substitute else resource_json,
+                                resources_map, account_id, region_name)
+        except Exception as exc:
+            if _failure_attribution(exc) is None:
+                exc._emulator_failed_resource = (logical_id, resource_type)  # type: ignore[attr-defined]
+            raise
+        if resource is not None and substitute:
+            resource.cf_resource_type = resource_type
+            physical = str(getattr(resource, "physical_resource_id", "") or "")
+            if stack is not None:
+                _resource_event(stack, logical_id, resource_type, "CREATE_COMPLETE", substitute, physical_id=physical)
+        elif stack is not None:
+            if resource is None:
+                skipped.add(logical_id)
+                reason = "EMULATOR: resource type not supported by moto; NOT created"
+                _resource_event(stack, logical_id, resource_type, "CREATE_COMPLETE", reason)
+            else:
+                physical = str(getattr(resource, "physical_resource_id", "") or "")
+                _resource_event(stack, logical_id, resource_type, "CREATE_COMPLETE", None, physical_id=physical)
+        return resource
+
+    _set(parsing, "parse_and_create_resource", parse_and_create_resource)
+
+    original_update = parsing.parse_and_update_resource
+
+    def parse_and_update_resource(logical_id: str, resource_json: dict[str, Any], resources_map: Any,
+                                  account_id: str, region_name: str) -> Any:
+        resource_type = resource_json.get("Type", "")
+        stack = _find_stack(resources_map.stack_id)
+        if stack is not None:
+            _resource_event(stack, logical_id, resource_type, "UPDATE_IN_PROGRESS", None)
+        try:
+            if resource_type == "AWS::DynamoDB::GlobalTable":
+                resource_json = _as_regional_table(resource_json)
+            resource = original_update(logical_id, resource_json, resources_map, account_id, region_name)
+        except Exception as exc:
+            if _failure_attribution(exc) is None:
+                exc._emulator_failed_resource = (logical_id, resource_type)  # type: ignore[attr-defined]
+            raise
+        if stack is not None:
+            physical = str(getattr(resource, "physical_resource_id", "") or "")
+            _resource_event(stack, logical_id, resource_type, "UPDATE_COMPLETE", None, physical_id=physical)
+        return resource
+
+    _set(parsing, "parse_and_update_resource", parse_and_update_resource)
+
+
+def _patch_execute_change_set() -> None:
+    from moto.cloudformation.models import CloudFormationBackend
+
+    original = CloudFormationBackend.execute_change_set
+
+    def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+        change_set = self.describe_change_set(change_set_name)
+        stack = self.stacks[change_set.stack_id]
+        try:
+            original(self, change_set_name, stack_name)
+        except Exception as exc:
+            _record_failure(stack, change_set, exc)
+            return
+        # Rebuild what moto built from the empty REVIEW_IN_PROGRESS template.
+        stack._parse_template()
+        stack.description = stack.template_dict.get("Description")
+        stack.output_map = stack._create_output_map()
+        for export in stack.exports:
+            self.exports[export.name] = export
+
+    def _record_failure(stack: Any, change_set: Any, exc: Exception) -> None:
+        logical_id, resource_type = _failure_attribution(exc) or (stack.name, "AWS::CloudFormation::Stack")
+        reason = f"{type(exc).__name__}: {exc}"
+        _resource_event(stack, logical_id, resource_type, f"{_verb(change_set)}_FAILED", reason)
+        change_set.execution_status = "EXECUTE_FAILED"
+        if change_set.change_set_type == "CREATE":
+            stack._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason=(
+                f"The following resource(s) failed to create: [{logical_id}]. Rollback requested by user."))
+            # Best-effort rollback of what was made; the ROLLBACK_COMPLETE status below tells the truth either way.
+            with contextlib.suppress(Exception):
+                stack.resource_map.delete()
+            stack.status = "ROLLBACK_COMPLETE"
+            stack._add_stack_event("ROLLBACK_COMPLETE")
+        else:
+            stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason=(
+                f"The following resource(s) failed to update: [{logical_id}]."))
+            stack.status = "UPDATE_ROLLBACK_COMPLETE"
+            stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
+
+    _set(CloudFormationBackend, "execute_change_set", execute_change_set)
+
+
+def _verb(change_set: Any) -> str:
+    return "CREATE" if change_set.change_set_type == "CREATE" else "UPDATE"
+
+
+def _patch_stack_resources() -> None:
+    from moto.cloudformation.models import CloudFormationBackend
+    from moto.cloudformation.parsing import resource_class_from_type
+
+    def _rows(stack: Any) -> list[Any]:
+        resource_map = stack.resource_map
+        rows = []
+        for logical_id, resource_json in dict(resource_map._resource_json_map).items():
+            condition = resource_json.get("Condition")
+            if condition and not resource_map.lazy_condition_map.get(condition, False):
+                continue  # switched off by a Condition: CloudFormation lists nothing
+            created = resource_map._parsed_resources.get(logical_id)
+            if created is not None and not isinstance(created, str | dict):
+                rows.append(created)
+                continue
+            resource_type = resource_json.get("Type", "")
+            if stack.status.endswith("_COMPLETE") and resource_class_from_type(resource_type) is None:
+                rows.append(types.SimpleNamespace(
+                    logical_resource_id=logical_id, physical_resource_id=None, cf_resource_type=resource_type))
+        return rows
+
+    def describe_stack_resources(self: Any, stack_name: str, logical_resource_id: str) -> tuple[Any, list[Any]]:
+        stack = self.get_stack(stack_name)
+        rows = _rows(stack)
+        if logical_resource_id is not None:
+            rows = [r for r in rows if r.logical_resource_id == logical_resource_id]
+        return stack, rows
+
+    def list_stack_resources(self: Any, stack_name_or_id: str) -> tuple[Any, list[Any]]:
+        stack = self.get_stack(stack_name_or_id)
+        return stack, _rows(stack)
+
+    _set(CloudFormationBackend, "describe_stack_resources", describe_stack_resources)
+    _set(CloudFormationBackend, "list_stack_resources", list_stack_resources)
+
+
+def _patch_kms_key() -> None:
+    """AWS::KMS::Key: CloudFormation tags are Key/Value, moto's KMS backend wants TagKey/TagValue; add KeyId."""
+    import json
+
+    from moto.kms.models import Key
+
+    original = Key.create_from_cloudformation_json.__func__
+    original_get = Key.get_cfn_attribute
+
+    def create_from_cloudformation_json(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str,
+                                        region_name: str, **kwargs: Any) -> Any:
+        properties = dict(cloudformation_json.get("Properties") or {})
+        properties["Tags"] = [{"TagKey": t["Key"], "TagValue": t["Value"]} if "Key" in t else t
+                              for t in properties.get("Tags") or []]
+        if isinstance(properties.get("KeyPolicy"), dict):
+            properties["KeyPolicy"] = json.dumps(properties["KeyPolicy"])
+        return original(cls, resource_name, {**cloudformation_json, "Properties": properties}, account_id,
+                        region_name, **kwargs)
+
+    def get_cfn_attribute(self: Any, attribute_name: str) -> Any:
+        return self.id if attribute_name == "KeyId" else original_get(self, attribute_name)
+
+    _set(Key, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
+    _set(Key, "has_cfn_attr", classmethod(lambda cls, attr: attr in ("Arn", "KeyId")))
+    _set(Key, "get_cfn_attribute", get_cfn_attribute)
+
+
+def _patch_change_set_conditions() -> None:
+    """Change sets: leave out resources whose Condition is false, as CloudFormation does."""
+    from moto.cloudformation.models import Change, ChangeSet
+    from moto.cloudformation.parsing import ResourceMap
+
+    original = ChangeSet.diff
+
+    def _switch(template: dict, parameters: dict, stack: Any):  # -> callable(name) -> bool
+        resources = template.get("Resources") or {}
+        resource_map = ResourceMap(stack.stack_id, stack.name, parameters, {}, region_name=stack.region_name,
+                                   account_id=stack.account_id, template=template, cross_stack_resources={})
+        resource_map.load()
+
+        def is_on(name: str) -> bool:
+            if name not in resources:
+                return False
+            condition = resources[name].get("Condition")
+            return not condition or bool(resource_map.lazy_condition_map[condition])
+
+        return is_on
+
+    def diff(self: Any) -> list[Any]:
+        original(self)  # keeps moto's own validation of the template
+        # moto diffs templates only; CloudFormation also modifies resources that use a changed parameter.
+        by_action = self.stack.resource_map.build_resource_diff(self.template_dict, self.parameters)
+        new_resources = self.template_dict.get("Resources") or {}
+        old_resources = self.stack.resource_map._resource_json_map
+        changes = [Change(action, name, (new_resources.get(name) or old_resources.get(name) or {}).get("Type", "?"))
+                   for action in ("Add", "Modify", "Remove") for name in by_action[action]]
+        try:
+            new_on = _switch(self.template_dict, self.parameters, self.stack)
+            old_on = _switch(self.stack.template_dict, self.stack.parameters, self.stack) \
+                if self.stack.template_dict else (lambda name: False)
+        except Exception:  # unresolvable parameters: keep moto's answer rather than guess
+            return changes
+        kept = []
+        for change in changes:
+            name = change.logical_resource_id
+            now, before = new_on(name), old_on(name)
+            action = {(True, True): "Modify", (True, False): "Add", (False, True): "Remove"}.get((now, before))
+            if change.action == "Add":
+                action = "Add" if now else None
+            elif change.action == "Remove":
+                action = "Remove" if before else None
+            if action:
+                kept.append(change if action == change.action else Change(action, name, change.resource_type))
+        return kept
+
+    _set(ChangeSet, "diff", diff)
+
+
+def _definition(properties: dict[str, Any]) -> str:
+    """DefinitionString, or the Definition object as JSON, with DefinitionSubstitutions applied."""
+    import json
+
+    text = properties.get("DefinitionString") or json.dumps(properties.get("Definition") or {})
+    for key, value in (properties.get("DefinitionSubstitutions") or {}).items():
+        text = text.replace("${" + key + "}", str(value))
+    return text
+
+
+def _patch_state_machines() -> None:
+    """AWS::StepFunctions::StateMachine: moto reads only DefinitionString (our templates use Definition +
+    DefinitionSubstitutions) and creates the machine in the backend that is invisible once
+    execute_state_machine is on. Patched to build the definition and use the backend the API serves."""
+    from moto.stepfunctions.models import StateMachine, cfn_to_api_tags
+    from moto.stepfunctions.responses import get_backend
+
+    def create(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
+               **kwargs: Any) -> Any:
+        properties = cloudformation_json["Properties"]
+        return get_backend(account_id, region_name).create_state_machine(
+            name=properties.get("StateMachineName", resource_name), definition=_definition(properties),
+            roleArn=properties.get("RoleArn", ""), tags=cfn_to_api_tags(properties.get("Tags", [])),
+            loggingConfiguration=properties.get("LoggingConfiguration"),
+            tracingConfiguration=properties.get("TracingConfiguration"),
+            sm_type=properties.get("StateMachineType", "STANDARD"),
+        )
+
+    def delete(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str) -> None:
+        backend = get_backend(account_id, region_name)
+        arn = resource_name if resource_name.startswith("arn:") else next(
+            (m.arn for m in backend.state_machines if m.name == resource_name), None)
+        if arn:
+            backend.delete_state_machine(arn)
+
+    def update(cls: Any, *, original_resource: Any, new_resource_name: str, cloudformation_json: Any,
+               account_id: str, region_name: str) -> Any:
+        properties = cloudformation_json.get("Properties", {})
+        if properties.get("StateMachineName", original_resource.name) != original_resource.name:
+            delete(cls, original_resource.arn, cloudformation_json, account_id, region_name)
+            return create(cls, new_resource_name, cloudformation_json, account_id, region_name)
+        return get_backend(account_id, region_name).update_state_machine(
+            original_resource.arn, definition=_definition(properties), role_arn=properties.get("RoleArn"))
+
+    _set(StateMachine, "create_from_cloudformation_json", classmethod(create))
+    _set(StateMachine, "delete_from_cloudformation_json", classmethod(delete))
+    _set(StateMachine, "update_from_cloudformation_json", classmethod(update))
+
+
+def install() -> None:
+    """Apply every patch once, for the rest of the process (safe to call again)."""
+    if _ORIGINALS:
+        return
+    _patch_nested_stack_outputs()
+    _patch_resource_creation()
+    _patch_execute_change_set()
+    _patch_stack_resources()
+    _patch_kms_key()
+    _patch_change_set_conditions()
+    _patch_state_machines()
+
+
+def uninstall() -> None:
+    """Put moto back as it was (tests share one process with other moto users)."""
+    while _ORIGINALS:
+        owner, name, original = _ORIGINALS.pop()
+        if original is _MISSING:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, original)
+
+
+@contextlib.contextmanager
+def patched() -> Iterator[None]:
+    install()
+    try:
+        yield
+    finally:
+        uninstall()

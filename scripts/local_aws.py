@@ -1,0 +1,209 @@
+"""The local AWS emulator: a moto server on 127.0.0.1 with the project's emulator patches loaded.
+
+    python scripts/local_aws.py start|stop|status [--port N]
+
+``start`` runs ``serve`` as a detached background process (log in .tools/emulator/emulator.log,
+pid file .tools/emulator/emulator.pid) and returns once the server answers. ``serve`` runs moto's
+ThreadedMotoServer in THIS process, so in-process patches apply to it: scripts/emulator_compat.py
+(CloudFormation gaps) and scripts/emulator_lambda.py (Step Functions Lambda tasks run the project's
+handlers), with Step Functions execution switched on. ``stop`` ends that process and waits until it
+is gone.
+
+Port: ``MOTO_PORT`` (default 4599, chosen to stay clear of moto's 5000 and LocalStack's 4566).
+Endpoint for clients: http://127.0.0.1:<port>; nested-stack TemplateURLs use ``localhost``, which
+moto parses path-style (see EMULATOR-NOTES.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE_DIR = ROOT / ".tools" / "emulator"
+PID_FILE = STATE_DIR / "emulator.pid"
+LOG_FILE = STATE_DIR / "emulator.log"
+DEFAULT_PORT = 4599
+HOST = "127.0.0.1"
+
+
+def configured_port() -> int:
+    raw = os.environ.get("MOTO_PORT", str(DEFAULT_PORT))
+    if not raw.isdigit() or not 1024 <= int(raw) <= 65535:
+        raise SystemExit(f"local_aws: MOTO_PORT must be a port number 1024-65535, got {raw!r}")
+    return int(raw)
+
+
+def endpoint_url(port: int) -> str:
+    return f"http://{HOST}:{port}"
+
+
+def template_url_base(port: int) -> str:
+    """Base URL for nested-stack TemplateURLs: moto reads bucket/key from the path only for localhost."""
+    return f"http://localhost:{port}"
+
+
+def install_patches(exit_stack: contextlib.ExitStack) -> list[str]:
+    """Load every emulator patch into this process for as long as ``exit_stack`` is open."""
+    from moto.core.config import default_user_config
+
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from scripts import emulator_compat
+
+    emulator_compat.install()
+    default_user_config["stepfunctions"]["execute_state_machine"] = True
+    installed = ["emulator_compat", "stepfunctions.execute_state_machine"]
+    try:
+        from scripts import emulator_lambda
+    except ImportError:
+        return installed  # the workflow part is absent: Lambda tasks would echo their input
+    exit_stack.enter_context(emulator_lambda.workflow_emulation())
+    installed.append("emulator_lambda.workflow_emulation")
+    return installed
+
+
+def port_open(port: int, timeout: float = 0.2) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        return sock.connect_ex((HOST, port)) == 0
+
+
+def _read_state() -> dict | None:
+    try:
+        return json.loads(PID_FILE.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _is_our_process(pid: int) -> bool:
+    """True when pid is alive AND is this script's serve command (not a recycled pid)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if cmdline.exists():
+        args = cmdline.read_bytes().split(b"\0")
+        return any(a.endswith(b"local_aws.py") for a in args) and b"serve" in args
+    return True  # no /proc (macOS): trust the pid file we wrote
+
+
+def running_state() -> dict | None:
+    state = _read_state()
+    if state and _is_our_process(int(state["pid"])):
+        return state
+    return None
+
+
+def serve(port: int) -> int:
+    from moto.server import ThreadedMotoServer
+
+    # Handlers run in this process (emulator_lambda): their boto3 calls must come back to this emulator,
+    # with throwaway keys, never to AWS with whatever credentials the user's shell holds.
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        os.environ.pop(name, None)
+    os.environ.update({"AWS_ENDPOINT_URL": endpoint_url(port), "AWS_ACCESS_KEY_ID": "local",
+                       "AWS_SECRET_ACCESS_KEY": "local", "AWS_EC2_METADATA_DISABLED": "true"})
+    with contextlib.ExitStack() as patches:
+        installed = install_patches(patches)
+        server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
+        server.start()
+        print(f"local_aws: serving on {endpoint_url(port)} with {', '.join(installed)}", flush=True)
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        stop.wait()
+        server.stop()
+    print("local_aws: stopped", flush=True)
+    return 0
+
+
+def start(port: int, wait_seconds: float = 30.0) -> dict:
+    """Start the emulator unless it already runs; return its state (pid, port, endpoint)."""
+    state = running_state()
+    if state:
+        return state
+    if port_open(port):
+        raise SystemExit(f"local_aws: port {port} on {HOST} is taken by another program; "
+                         "set MOTO_PORT to a free port")
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    with LOG_FILE.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "serve", "--port", str(port)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT, start_new_session=True,
+        )
+    state = {"pid": proc.pid, "port": port, "endpoint": endpoint_url(port)}
+    PID_FILE.write_text(json.dumps(state))
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            PID_FILE.unlink(missing_ok=True)
+            raise SystemExit(f"local_aws: emulator exited with code {proc.returncode}; see {LOG_FILE}")
+        if port_open(port):
+            return state
+        time.sleep(0.1)
+    stop()
+    raise SystemExit(f"local_aws: emulator did not answer on port {port} within {wait_seconds:.0f}s; see {LOG_FILE}")
+
+
+def stop(wait_seconds: float = 10.0) -> bool:
+    """Stop the emulator if it runs; return True if a process was stopped. Leaves no process behind."""
+    state = _read_state()
+    if not state:
+        return False
+    pid = int(state["pid"])
+    stopped = False
+    if _is_our_process(pid):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline and _is_our_process(pid):
+            _reap(pid)
+            time.sleep(0.05)
+        if _is_our_process(pid):
+            os.kill(pid, signal.SIGKILL)
+            _reap(pid)
+        stopped = True
+    PID_FILE.unlink(missing_ok=True)
+    return stopped
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status when the emulator is our own child (tests), so no zombie stays."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["start", "stop", "status", "serve"])
+    parser.add_argument("--port", type=int, default=None, help=f"default: $MOTO_PORT or {DEFAULT_PORT}")
+    args = parser.parse_args(argv)
+    port = args.port or configured_port()
+    if args.command == "serve":
+        return serve(port)
+    if args.command == "start":
+        state = start(port)
+        print(f"local_aws: running (pid {state['pid']}) at {state['endpoint']}")
+        return 0
+    if args.command == "stop":
+        print("local_aws: stopped" if stop() else "local_aws: not running")
+        return 0
+    state = running_state()
+    print(f"local_aws: running (pid {state['pid']}) at {state['endpoint']}" if state else "local_aws: not running")
+    return 0 if state else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
