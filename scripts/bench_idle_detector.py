@@ -57,7 +57,7 @@ class EndpointSpec:
         return sum(v.invocations or 0.0 for v in self.variants)
 
 
-def seed_fleet(specs: list[EndpointSpec], now: datetime, region: str = REGION) -> None:
+def seed_fleet(specs: list[EndpointSpec], now: datetime, region: str = REGION, clients=None) -> None:
     """Create the fleet inside an active moto mock: models, configs, endpoints, metrics, targets.
 
     moto stamps CreationTime with the real clock and has no way to create an old endpoint, so the
@@ -65,9 +65,7 @@ def seed_fleet(specs: list[EndpointSpec], now: datetime, region: str = REGION) -
     """
     from moto.sagemaker.models import sagemaker_backends
 
-    sm = boto3.client("sagemaker", region_name=region)
-    cw = boto3.client("cloudwatch", region_name=region)
-    aas = boto3.client("application-autoscaling", region_name=region)
+    sm, cw, aas = _clients(region, clients)
     sm.create_model(ModelName="bench-model", ExecutionRoleArn=ROLE_ARN, PrimaryContainer={"Image": IMAGE})
     made_configs: set[str] = set()
     datapoints = []
@@ -147,11 +145,18 @@ def bench_fleet(n: int, seed: int) -> list[EndpointSpec]:
     return specs
 
 
-def fleet_snapshot(names: list[str], region: str = REGION) -> dict[str, object]:
+def _clients(region: str, clients) -> tuple:
+    """(sagemaker, cloudwatch, autoscaling): from an AwsClients when given (creating clients is
+    the slow part of a small test), else new ones."""
+    if clients is not None:
+        return clients.sagemaker, clients.cloudwatch, clients.autoscaling
+    return tuple(boto3.client(s, region_name=region) for s in ("sagemaker", "cloudwatch", "application-autoscaling"))
+
+
+def fleet_snapshot(names: list[str], region: str = REGION, clients=None) -> dict[str, object]:
     """What a user could observe of each endpoint: variant counts (None once deleted) and the
     SuspendedState of every scalable target. Used to prove a run changed nothing (or only X)."""
-    sm = boto3.client("sagemaker", region_name=region)
-    aas = boto3.client("application-autoscaling", region_name=region)
+    sm, _, aas = _clients(region, clients)
     existing = {e["EndpointName"] for p in sm.get_paginator("list_endpoints").paginate() for e in p["Endpoints"]}
     state: dict[str, object] = {}
     resource_ids = []
