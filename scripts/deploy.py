@@ -52,7 +52,7 @@ class Deployer:
         self.endpoint = endpoint
         self.poll = poll
         if endpoint:  # the emulator accepts any key; never hand it real credentials
-            self.session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
+            self.session = boto3.Session(**local_aws.EMULATOR_KEYS)
         else:
             self.session = boto3.Session()
 

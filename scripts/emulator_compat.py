@@ -34,6 +34,9 @@ script lie or crash (measured, see EMULATOR-NOTES.md):
    the stack but ``StartExecution`` says it does not). Patched to build the definition as
    CloudFormation does and to create it where executions run.
 
+9. ``UpdateTerminationProtection`` does not exist (500). Added, and ``DeleteStack`` refuses a
+   protected stack as CloudFormation does.
+
 Also adds per-resource ``CREATE_IN_PROGRESS``/``CREATE_COMPLETE`` events (moto only records
 stack-level ones) so event streaming shows progress locally.
 
@@ -391,6 +394,31 @@ def _patch_state_machines() -> None:
     _set(StateMachine, "update_from_cloudformation_json", classmethod(update))
 
 
+def _patch_termination_protection() -> None:
+    """UpdateTerminationProtection is missing from moto; add it, and refuse to delete a protected stack."""
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.models import CloudFormationBackend
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.core.responses import ActionResult
+
+    def update_termination_protection(self: Any) -> Any:
+        stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+        stack.enable_termination_protection = self._get_bool_param("EnableTerminationProtection", False)
+        return ActionResult({"StackId": stack.stack_id})
+
+    original_delete = CloudFormationBackend.delete_stack
+
+    def delete_stack(self: Any, name_or_stack_id: str) -> None:
+        for stack in self.stacks.values():
+            if name_or_stack_id in (stack.name, stack.stack_id) and stack.enable_termination_protection:
+                raise ValidationError(message=f"Stack [{stack.name}] cannot be deleted while TerminationProtection "
+                                              "is enabled")
+        original_delete(self, name_or_stack_id)
+
+    _set(CloudFormationResponse, "update_termination_protection", update_termination_protection)
+    _set(CloudFormationBackend, "delete_stack", delete_stack)
+
+
 def install() -> None:
     """Apply every patch once, for the rest of the process (safe to call again)."""
     if _ORIGINALS:
@@ -402,6 +430,7 @@ def install() -> None:
     _patch_kms_key()
     _patch_change_set_conditions()
     _patch_state_machines()
+    _patch_termination_protection()
 
 
 def uninstall() -> None:

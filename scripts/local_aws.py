@@ -26,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +44,10 @@ def configured_port() -> int:
     return int(raw)
 
 
+# moto accepts any key pair; a fixed dummy pair guarantees real credentials never reach the emulator.
+EMULATOR_KEYS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}  # nosec B105 - not a secret
+
+
 def endpoint_url(port: int) -> str:
     return f"http://{HOST}:{port}"
 
@@ -53,15 +58,17 @@ def template_url_base(port: int) -> str:
 
 
 def install_patches(exit_stack: contextlib.ExitStack) -> list[str]:
-    """Load every emulator patch into this process for as long as ``exit_stack`` is open."""
+    """Load every emulator patch into this process until ``exit_stack`` closes; return what was loaded."""
     from moto.core.config import default_user_config
 
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from scripts import emulator_compat
 
-    emulator_compat.install()
-    default_user_config["stepfunctions"]["execute_state_machine"] = True
+    exit_stack.enter_context(emulator_compat.patched())
+    sfn_config = default_user_config["stepfunctions"]
+    exit_stack.callback(sfn_config.__setitem__, "execute_state_machine", sfn_config["execute_state_machine"])
+    sfn_config["execute_state_machine"] = True
     installed = ["emulator_compat", "stepfunctions.execute_state_machine"]
     try:
         from scripts import emulator_lambda
@@ -70,6 +77,41 @@ def install_patches(exit_stack: contextlib.ExitStack) -> list[str]:
     exit_stack.enter_context(emulator_lambda.workflow_emulation())
     installed.append("emulator_lambda.workflow_emulation")
     return installed
+
+
+@contextlib.contextmanager
+def handler_environment(port: int) -> Iterator[None]:
+    """Handlers run in this process (emulator_lambda): their boto3 calls must come back to this emulator,
+    with throwaway keys, never to AWS with whatever credentials the user's shell holds."""
+    names = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL",
+             "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_EC2_METADATA_DISABLED")
+    saved = {name: os.environ.get(name) for name in names}
+    for name in names[:3]:
+        os.environ.pop(name, None)
+    os.environ.update({"AWS_ENDPOINT_URL": endpoint_url(port), "AWS_EC2_METADATA_DISABLED": "true",
+                       **{name.upper(): value for name, value in EMULATOR_KEYS.items()}})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
+def in_process_emulator(port: int) -> Iterator[list[str]]:
+    """The emulator as a thread of this process (serve() and the tests); yields what was patched."""
+    from moto.server import ThreadedMotoServer
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(handler_environment(port))
+        installed = install_patches(stack)
+        server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
+        server.start()
+        stack.callback(server.stop)
+        yield installed
 
 
 def port_open(port: int, timeout: float = 0.2) -> bool:
@@ -108,24 +150,12 @@ def running_state() -> dict | None:
 
 
 def serve(port: int) -> int:
-    from moto.server import ThreadedMotoServer
-
-    # Handlers run in this process (emulator_lambda): their boto3 calls must come back to this emulator,
-    # with throwaway keys, never to AWS with whatever credentials the user's shell holds.
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        os.environ.pop(name, None)
-    os.environ.update({"AWS_ENDPOINT_URL": endpoint_url(port), "AWS_ACCESS_KEY_ID": "local",
-                       "AWS_SECRET_ACCESS_KEY": "local", "AWS_EC2_METADATA_DISABLED": "true"})
-    with contextlib.ExitStack() as patches:
-        installed = install_patches(patches)
-        server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
-        server.start()
+    with in_process_emulator(port) as installed:
         print(f"local_aws: serving on {endpoint_url(port)} with {', '.join(installed)}", flush=True)
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
         stop.wait()
-        server.stop()
     print("local_aws: stopped", flush=True)
     return 0
 

@@ -48,7 +48,7 @@ class Smoke:
         self.timeout = timeout
         self.checks: list[Check] = []
         if endpoint:
-            self.session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
+            self.session = boto3.Session(**local_aws.EMULATOR_KEYS)
         else:
             self.session = boto3.Session()
 
