@@ -1,0 +1,339 @@
+"""moto patches that run the project's Lambda handlers in-process, for the workflow tests and the emulator.
+
+Used ONLY by tests and the local emulator; nothing here ships in the Lambda package.
+
+Without Docker, moto's Lambda ``Invoke`` never runs handler code (it echoes the payload), so a
+Step Functions Lambda task under ``execute_state_machine`` would "succeed" without doing anything.
+``in_process_lambdas()`` replaces moto's ``LambdaBackend.invoke`` with a dispatcher that:
+
+* looks the function up in moto's Lambda backend (the one the state machine addresses by ARN),
+* imports the module named by its ``Handler`` string (``inference_platform.handlers.route.handler``),
+* runs it with the function's ``Environment`` variables plus the variables Lambda itself sets
+  (``AWS_REGION``, ``AWS_LAMBDA_FUNCTION_NAME`` ...), and
+* answers as Lambda does: the JSON result, or ``x-amz-function-error: Unhandled`` with
+  ``{"errorType": <exception type name>, "errorMessage": ...}`` when the handler raises. Step
+  Functions takes ``errorType`` as the task's error name, exactly as in AWS.
+
+Invocations are serialised by one lock: each handler sees only its own function's environment
+(os.environ is process-wide) and Powertools' metric buffer is not shared between two calls.
+
+``nested_executions()`` fixes moto's ``arn:aws:states:::states:startExecution(.sync|.sync:2)``
+integration, which passes the ASL field names (``StateMachineArn``, ``Input``) to boto3 unchanged
+(boto3 wants ``stateMachineArn``, ``input``) and reads ``ExecutionArn`` from a response that boto3
+spells ``executionArn``; as shipped it fails every nested execution with ``States.Runtime``.
+
+``distributed_map_failure_tolerance()`` makes a distributed Map fail when its items fail (moto ignores
+the tolerated-failure threshold and reports success); ``workflow_emulation()`` applies all three.
+
+``scripted_sagemaker_runtime(script)`` replaces moto's sagemaker-runtime ``InvokeEndpoint`` handler
+(which always answers ``b"body"``, has no failure injection and loses the endpoint name) with the
+outcomes a test scripts per endpoint: success bodies, ``ModelNotReadyException``, server errors or a
+delay.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import threading
+import time
+import traceback
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from unittest import mock
+from urllib.parse import unquote
+
+_DISPATCH_LOCK = threading.RLock()
+DEFAULT_ACCOUNT_ID = "123456789012"
+
+
+@dataclass(frozen=True)
+class EmulatedLambdaContext:
+    """The attributes of the Lambda context object that Powertools and the handlers read."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int = 256
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = "emulated"
+    timeout_s: int = 60
+    _started: float = field(default_factory=time.monotonic)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_s - (time.monotonic() - self._started)) * 1000))
+
+
+def resolve_handler(handler: str) -> Callable[[dict, Any], Any]:
+    """``"package.module.function"`` -> the function, importing the module as the Lambda runtime does."""
+    module_name, _, function_name = handler.rpartition(".")
+    if not module_name or not function_name:
+        raise ValueError(f"Handler {handler!r} is not of the form module.function")
+    module = importlib.import_module(module_name)
+    try:
+        return getattr(module, function_name)
+    except AttributeError as exc:
+        raise ValueError(f"Handler {handler!r}: module {module_name} has no attribute {function_name}") from exc
+
+
+@contextlib.contextmanager
+def _function_environment(variables: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _lambda_environment(fn: Any) -> dict[str, str]:
+    variables = {
+        "AWS_REGION": fn.region,
+        "AWS_DEFAULT_REGION": fn.region,
+        "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
+    }
+    variables.update({name: str(value) for name, value in (fn.environment_vars or {}).items()})
+    return variables
+
+
+def run_function(fn: Any, event: Any) -> tuple[bytes, bool]:
+    """Run one moto ``LambdaFunction`` in-process; returns (payload bytes, handler raised)."""
+    context = EmulatedLambdaContext(
+        function_name=fn.function_name,
+        invoked_function_arn=fn.function_arn,
+        memory_limit_in_mb=int(fn.memory_size),
+        log_group_name=f"/aws/lambda/{fn.function_name}",
+        timeout_s=int(fn.timeout),
+    )
+    with _DISPATCH_LOCK, _function_environment(_lambda_environment(fn)):
+        try:
+            handler = resolve_handler(fn.handler)
+            result = handler(event, context)
+        except Exception as exc:  # reported to the caller as Lambda does, never swallowed
+            error = {
+                "errorType": type(exc).__name__,
+                "errorMessage": str(exc),
+                "stackTrace": traceback.format_exception(exc)[-5:],
+            }
+            return json.dumps(error).encode(), True
+    return json.dumps(result).encode(), False
+
+
+def _dispatching_invoke(  # noqa: PLR0917 - moto calls LambdaBackend.invoke with these positional arguments
+    self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: dict
+) -> bytes:
+    fn = self.get_function(function_name, qualifier)
+    event = json.loads(body) if body else {}
+    payload, raised = run_function(fn, event)
+    if raised:
+        response_headers["x-amz-function-error"] = "Unhandled"
+    response_headers["Content-Length"] = str(len(payload))
+    return payload
+
+
+@contextlib.contextmanager
+def in_process_lambdas() -> Iterator[None]:
+    """Route every moto Lambda ``Invoke`` (including Step Functions Lambda tasks) to the real handlers."""
+    from moto.awslambda.models import LambdaBackend
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    with (
+        mock.patch.object(LambdaBackend, "invoke", _dispatching_invoke),
+        mock.patch.object(LambdaSimpleBackend, "invoke", _dispatching_invoke),
+    ):
+        yield
+
+
+def _lower_first(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+def _upper_first(name: str) -> str:
+    return name[:1].upper() + name[1:]
+
+
+@contextlib.contextmanager
+def nested_executions() -> Iterator[None]:
+    """Make moto's Step Functions ``startExecution`` task integration speak boto3's member names."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+        StateTaskServiceSfn,
+    )
+
+    shipped_normalise_parameters = StateTaskServiceSfn._normalise_parameters
+
+    def normalise_parameters(self: Any, parameters: dict, boto_service_name: str | None = None,
+                             service_action_name: str | None = None) -> None:
+        shipped_normalise_parameters(self, parameters, boto_service_name, service_action_name)
+        for name in list(parameters):
+            parameters[_lower_first(name)] = parameters.pop(name)
+
+    def normalise_response(self: Any, response: Any, boto_service_name: str | None = None,
+                           service_action_name: str | None = None) -> None:
+        # The integration answers with the API's field names capitalised (ExecutionArn, Output, Status).
+        if isinstance(response, dict):
+            for name in list(response):
+                response[_upper_first(name)] = response.pop(name)
+
+    with (
+        mock.patch.object(StateTaskServiceSfn, "_normalise_parameters", normalise_parameters),
+        mock.patch.object(StateTaskServiceSfn, "_normalise_response", normalise_response),
+        # moto polls a .sync child every 0.5 s; 0.05 s keeps the emulator and the tests quick.
+        mock.patch.object(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", 0.05),
+    ):
+        yield
+
+
+@contextlib.contextmanager
+def distributed_map_failure_tolerance() -> Iterator[None]:
+    """Make a distributed Map fail when items fail, as Step Functions does.
+
+    moto counts failed items but ignores ToleratedFailureCount/Percentage ("TODO" in moto 5.2.5): a
+    map whose every item failed reports MapRunSucceeded, so a failed serverless run would look like
+    success and never reach the batch fallback. Patched: after the run, more failed or timed-out items
+    than tolerated fail the Map with ``States.ExceedToleratedFailureThreshold``. (When both tolerance
+    fields are set, AWS fails on exceeding either; this fails on exceeding both. The project sets
+    neither, i.e. zero tolerance, where the two agree.)
+    """
+    from moto.stepfunctions.parser.api import HistoryEventType, MapRunFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component import (  # noqa: E501
+        DistributedIterationComponent,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    shipped_map_run = DistributedIterationComponent._map_run
+
+    def map_run(self: Any, env: Any, eval_input: Any) -> None:
+        shipped_map_run(self, env, eval_input)
+        counter = eval_input.map_run_record.item_counter
+        failed, total = counter.failed.get() + counter.timed_out.get(), max(counter.total.get(), 1)
+        over_count = failed > eval_input.tolerated_failure_count
+        if over_count and failed * 100 / total > eval_input.tolerated_failure_percentage:
+            error = StatesErrorNameType.StatesExceedToleratedFailureThreshold.to_name()
+            raise FailureEventException(FailureEvent(
+                env=env,
+                error_name=StatesErrorName(typ=StatesErrorNameType.StatesExceedToleratedFailureThreshold),
+                event_type=HistoryEventType.MapRunFailed,
+                event_details=EventDetails(mapRunFailedEventDetails=MapRunFailedEventDetails(
+                    error=error, cause=f"{failed} of {total} items failed; tolerated: "
+                                       f"{eval_input.tolerated_failure_count} items, "
+                                       f"{eval_input.tolerated_failure_percentage}%")),
+            ))
+
+    with mock.patch.object(DistributedIterationComponent, "_map_run", map_run):
+        yield
+
+
+@contextlib.contextmanager
+def workflow_emulation() -> Iterator[None]:
+    """Everything the InferencePipeline needs from moto beyond ``execute_state_machine``."""
+    with in_process_lambdas(), nested_executions(), distributed_map_failure_tolerance():
+        yield
+
+
+# --- SageMaker runtime behaviour -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One scripted answer of ``InvokeEndpoint``: a body, or an error code with its HTTP status."""
+
+    body: str = '{"prediction": 1}'
+    content_type: str = "application/json"
+    error_code: str = ""
+    status: int = 200
+    delay_s: float = 0.0
+
+    @classmethod
+    def ok(cls, body: str = '{"prediction": 1}', delay_s: float = 0.0) -> Outcome:
+        return cls(body=body, delay_s=delay_s)
+
+    @classmethod
+    def model_not_ready(cls) -> Outcome:
+        return cls(error_code="ModelNotReadyException", status=429)
+
+    @classmethod
+    def server_error(cls) -> Outcome:
+        return cls(error_code="InternalFailure", status=500)
+
+
+@dataclass
+class SageMakerScript:
+    """Outcomes per endpoint name, consumed in order; ``default`` once a queue is empty.
+
+    ``calls`` records (endpoint name, request body) for every invocation, so a test can check what
+    the endpoint really received.
+    """
+
+    outcomes: dict[str, list[Outcome]] = field(default_factory=dict)
+    default: Outcome = field(default_factory=Outcome.ok)
+    calls: list[tuple[str, bytes]] = field(default_factory=list)
+    _queues: dict[str, deque] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    released: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+
+    def next_outcome(self, endpoint_name: str, body: bytes) -> Outcome:
+        with self._lock:
+            self.calls.append((endpoint_name, body))
+            queue = self._queues.setdefault(endpoint_name, deque(self.outcomes.get(endpoint_name, [])))
+            return queue.popleft() if queue else self.default
+
+    def calls_to(self, endpoint_name: str) -> int:
+        return sum(1 for name, _ in self.calls if name == endpoint_name)
+
+
+def _scripted_invoke_endpoint(script: SageMakerScript) -> Callable:
+    from moto.core.exceptions import JsonRESTError
+
+    class ScriptedRuntimeError(JsonRESTError):
+        def __init__(self, outcome: Outcome, endpoint_name: str):
+            super().__init__(outcome.error_code, f"scripted {outcome.error_code} for endpoint {endpoint_name}")
+            self.code = outcome.status
+
+    def invoke_endpoint(self: Any) -> tuple[int, dict[str, str], str]:
+        # moto's own handler drops the endpoint name (it is in the path, /endpoints/<name>/invocations).
+        endpoint_name = unquote(self.path.split("/")[2])
+        body = self.body if isinstance(self.body, bytes) else str(self.body or "").encode()
+        outcome = script.next_outcome(endpoint_name, body)
+        if outcome.delay_s:
+            # An Event, not sleep: the context manager releases a "hung" endpoint when the test ends.
+            script.released.wait(outcome.delay_s)
+        if outcome.error_code:
+            raise ScriptedRuntimeError(outcome, endpoint_name)
+        return 200, {"Content-Type": outcome.content_type, "x-Amzn-Invoked-Production-Variant": "AllTraffic"}, \
+            outcome.body
+
+    return invoke_endpoint
+
+
+@contextlib.contextmanager
+def scripted_sagemaker_runtime(script: SageMakerScript) -> Iterator[SageMakerScript]:
+    """Make moto's sagemaker-runtime ``InvokeEndpoint`` follow ``script`` (moto in this process only)."""
+    from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+
+    with mock.patch.object(SageMakerRuntimeResponse, "invoke_endpoint", _scripted_invoke_endpoint(script)):
+        try:
+            yield script
+        finally:
+            script.released.set()

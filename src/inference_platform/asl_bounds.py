@@ -1,0 +1,68 @@
+"""Worst-case time bounds read from an Amazon States Language definition.
+
+Used to prove, from the deployed definition itself, how long a request can spend on a path before
+its fallback starts. Every attempt is counted at its full ``TimeoutSeconds`` and every retry wait at
+its longest (no jitter savings), so the figure is an upper bound, never an estimate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_INTERVAL_S = 1.0
+DEFAULT_BACKOFF = 2.0
+TIMEOUT_ERRORS = {"States.Timeout", "States.ALL"}
+FAILURE_ERRORS = {"States.TaskFailed", "States.ALL"}
+
+
+def retry_waits(retrier: Mapping[str, Any]) -> float:
+    """Sum of the waits one retrier can insert: interval * backoff^i, capped by MaxDelaySeconds."""
+    attempts = int(retrier.get("MaxAttempts", DEFAULT_MAX_ATTEMPTS))
+    interval = float(retrier.get("IntervalSeconds", DEFAULT_INTERVAL_S))
+    backoff = float(retrier.get("BackoffRate", DEFAULT_BACKOFF))
+    cap = float(retrier.get("MaxDelaySeconds", math.inf))
+    return sum(min(interval * backoff**i, cap) for i in range(attempts))
+
+
+def state_worst_case_seconds(state: Mapping[str, Any]) -> float:
+    """Longest time a Task can run before its Catch fires: all attempts at full timeout plus all waits.
+
+    A Task without ``TimeoutSeconds`` has no bound (infinity); a state type without a timeout field
+    (Parallel, Map) cannot bound its children either.
+    """
+    if state.get("Type") != "Task" or "TimeoutSeconds" not in state:
+        return math.inf
+    retriers = state.get("Retry", [])
+    attempts = 1 + sum(int(r.get("MaxAttempts", DEFAULT_MAX_ATTEMPTS)) for r in retriers)
+    return attempts * float(state["TimeoutSeconds"]) + sum(retry_waits(r) for r in retriers)
+
+
+def catches_into(state: Mapping[str, Any], target: str) -> bool:
+    """True when both a timeout and a task failure of ``state`` lead to ``target``."""
+    covered: set[str] = set()
+    for catcher in state.get("Catch", []):
+        if catcher.get("Next") == target:
+            covered.update(catcher.get("ErrorEquals", []))
+    return bool(covered & TIMEOUT_ERRORS) and bool(covered & FAILURE_ERRORS)
+
+
+def choice_target(definition: Mapping[str, Any], value: str) -> str:
+    """The state a Choice sends ``value`` to (first rule with StringEquals == value, any Choice state)."""
+    for state in definition["States"].values():
+        if state.get("Type") != "Choice":
+            continue
+        for rule in state.get("Choices", []):
+            if rule.get("StringEquals") == value:
+                return rule["Next"]
+    raise KeyError(f"no Choice rule routes {value!r}")
+
+
+def worst_case_seconds_to_fallback(definition: Mapping[str, Any], entry_state: str, fallback: str) -> float:
+    """Upper bound from entering ``entry_state`` to entering ``fallback`` on any failure or timeout."""
+    state = definition["States"][entry_state]
+    if not catches_into(state, fallback):
+        return math.inf
+    return state_worst_case_seconds(state)

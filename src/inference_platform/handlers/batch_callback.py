@@ -1,0 +1,44 @@
+"""BatchCallback Lambda, target of the "SageMaker Transform Job State Change" EventBridge rule.
+
+Completes the waiting execution of a finished transform job exactly once, with a Step Functions client
+in the token's home region. Jobs without a stored token (not started by this workflow) are ignored.
+A transient delivery error re-raises (EventBridge retries the event; the token was put back); a token
+that can no longer be delivered stays in the table marked UNDELIVERABLE, with a metric and a log line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from inference_platform.aws_clients import client, table
+from inference_platform.batch import complete_from_event, parse_event
+from inference_platform.cross_region import METRICS_NAMESPACE
+from inference_platform.state_store import TokenStore
+from inference_platform.workflow_config import CallbackConfig
+
+logger = Logger()
+# Explicit namespace: the same in every Lambda, and set even if this module is imported before the env.
+metrics = Metrics(namespace=METRICS_NAMESPACE)
+
+
+def _count(name: str) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handler(event: dict, context: Any) -> dict:
+    config = CallbackConfig.from_env()
+    transform = parse_event(event)
+    outcome = complete_from_event(
+        transform, TokenStore(table(config.state_table)), lambda region: client("stepfunctions", region), _count
+    )
+    if outcome.action == "undeliverable":
+        logger.error("task token could not be delivered; item kept in the state table", extra=asdict(outcome))
+    else:
+        logger.info("transform job state change handled", extra=asdict(outcome))
+    return asdict(outcome)

@@ -1,0 +1,89 @@
+"""Invoke Lambda: ``{"key", "target": "provisioned"|"serverless", "attempt"}`` -> the written output's key.
+
+Single region: sagemaker-runtime directly. With ``SECONDARY_REGION`` set: ``CrossRegionClient`` (one per
+warm Lambda, so its circuit breakers remember earlier calls).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.config import Config
+
+from inference_platform.aws_clients import client, current_region
+from inference_platform.cross_region import METRICS_NAMESPACE, CrossRegionClient, default_client_factory
+from inference_platform.invocation import (
+    AttemptRecord,
+    EndpointInvoker,
+    ModelNotReadyException,
+    cross_region_invoker,
+    invoke_file,
+    single_region_invoker,
+)
+from inference_platform.workflow_config import InvokeConfig
+
+logger = Logger()
+# Explicit namespace: the same in every Lambda, and set even if this module is imported before the env.
+metrics = Metrics(namespace=METRICS_NAMESPACE)
+TARGETS = ("provisioned", "serverless")
+_CROSS_REGION: dict[tuple, Any] = {}
+_RUNTIME_CONFIGS: dict[int, Config] = {}
+
+__all__ = ["ModelNotReadyException", "handler"]
+
+
+def _runtime_config(read_timeout_s: int) -> Config:
+    # One attempt: Step Functions owns the retries of this task (no SDK retries stacked on them).
+    if read_timeout_s not in _RUNTIME_CONFIGS:
+        _RUNTIME_CONFIGS[read_timeout_s] = Config(
+            connect_timeout=5, read_timeout=read_timeout_s, retries={"mode": "standard", "total_max_attempts": 1}
+        )
+    return _RUNTIME_CONFIGS[read_timeout_s]
+
+
+def _invoker(config: InvokeConfig, target: str) -> EndpointInvoker:
+    endpoint = config.endpoints[target]
+    if not endpoint:
+        raise ValueError(f"target {target!r} is not enabled in this deployment (no endpoint name configured)")
+    region = current_region()
+    if not config.secondary_region:
+        return single_region_invoker(client("sagemaker-runtime", region, _runtime_config(config.read_timeout_s)),
+                                     endpoint, region)
+    secondary_endpoint = config.secondary_endpoints[target] or endpoint
+    key = (region, config.secondary_region, endpoint, secondary_endpoint)
+    if key not in _CROSS_REGION:
+        _CROSS_REGION[key] = CrossRegionClient(
+            primary_region=region,
+            secondary_region=config.secondary_region,
+            endpoint_names={region: endpoint, config.secondary_region: secondary_endpoint},
+            client_factory=default_client_factory(read_timeout=float(config.read_timeout_s), max_attempts=1),
+            metrics=metrics,
+        )
+    return cross_region_invoker(_CROSS_REGION[key])
+
+
+def record_attempt(attempt: AttemptRecord) -> None:
+    metrics.add_metric(name="InvocationLatency", unit=MetricUnit.Milliseconds, value=attempt.latency_ms)
+    if attempt.cold_start_suspected:
+        metrics.add_metric(name="ColdStartSuspected", unit=MetricUnit.Count, value=1)
+    if not attempt.succeeded:
+        metrics.add_metric(name="InvocationFailed", unit=MetricUnit.Count, value=1)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handler(event: dict, context: Any) -> dict:
+    config = InvokeConfig.from_env()
+    target = event.get("target")
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
+    metrics.add_dimension(name="Target", value=target)
+    result = invoke_file(
+        client("s3"), config.input_location, input_prefix=config.input_prefix, output_prefix=config.output_prefix,
+        key=event.get("key"), content_type=config.content_type, invoker=_invoker(config, target),
+        record=record_attempt, attempt=int(event.get("attempt", 0)),
+    )
+    logger.info("invoked", extra=result)
+    return result

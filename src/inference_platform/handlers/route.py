@@ -1,0 +1,24 @@
+"""Route Lambda: ``{"request": <execution input>, "execution_name": ...}`` -> strategy + manifest reference."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from inference_platform.aws_clients import client
+from inference_platform.routing_service import route_request
+from inference_platform.workflow_config import RouteConfig
+
+logger = Logger()
+
+
+@logger.inject_lambda_context
+def handler(event: dict, context: Any) -> dict:
+    config = RouteConfig.from_env()
+    result = route_request(
+        client("s3"), config, event.get("request"), str(event.get("execution_name", "")), datetime.now(UTC)
+    )
+    logger.info("routed", extra={k: v for k, v in result.items() if k != "manifest"})
+    return result
