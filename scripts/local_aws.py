@@ -84,11 +84,13 @@ def handler_environment(port: int) -> Iterator[None]:
     """Handlers run in this process (emulator_lambda): their boto3 calls must come back to this emulator,
     with throwaway keys, never to AWS with whatever credentials the user's shell holds."""
     names = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL",
-             "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_EC2_METADATA_DISABLED")
+             "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_EC2_METADATA_DISABLED", "MOTO_PORT")
     saved = {name: os.environ.get(name) for name in names}
     for name in names[:3]:
         os.environ.pop(name, None)
     os.environ.update({"AWS_ENDPOINT_URL": endpoint_url(port), "AWS_EC2_METADATA_DISABLED": "true",
+                       # moto's Step Functions interpreter calls Lambda & co. at localhost:$MOTO_PORT
+                       "MOTO_PORT": str(port),
                        **{name.upper(): value for name, value in EMULATOR_KEYS.items()}})
     try:
         yield
@@ -198,15 +200,20 @@ def stop(wait_seconds: float = 10.0) -> bool:
     if _is_our_process(pid):
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + wait_seconds
-        while time.monotonic() < deadline and _is_our_process(pid):
-            _reap(pid)
+        while time.monotonic() < deadline and _still_running(pid):
             time.sleep(0.05)
-        if _is_our_process(pid):
+        if _still_running(pid):
             os.kill(pid, signal.SIGKILL)
-            _reap(pid)
+            while _still_running(pid):
+                time.sleep(0.05)
         stopped = True
     PID_FILE.unlink(missing_ok=True)
     return stopped
+
+
+def _still_running(pid: int) -> bool:
+    _reap(pid)
+    return _is_our_process(pid)
 
 
 def _reap(pid: int) -> None:

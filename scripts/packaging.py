@@ -61,8 +61,11 @@ def _add_tree(archive: zipfile.ZipFile, root: Path, prefix: str) -> None:
         archive.writestr(info, path.read_bytes(), compresslevel=9)
 
 
-def install_dependencies(requirements: Path, cache_dir: Path) -> Path:
-    """pip-install the pinned runtime requirements for the Lambda platform, cached by their content."""
+def install_dependencies(requirements: Path, cache_dir: Path, index_url: str | None = None) -> Path:
+    """pip-install the pinned runtime requirements for the Lambda platform, cached by their content.
+
+    ``index_url`` replaces PyPI (a mirror, or an unreachable one in tests: then no retries).
+    """
     digest = hashlib.sha256(requirements.read_bytes() + " ".join(LAMBDA_PLATFORM).encode()).hexdigest()[:16]
     target = cache_dir / f"lambda-deps-{digest}"
     if target.is_dir():
@@ -72,7 +75,8 @@ def install_dependencies(requirements: Path, cache_dir: Path) -> Path:
     staging.mkdir(parents=True)
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-         "--target", str(staging), *LAMBDA_PLATFORM, "-r", str(requirements)],
+         "--target", str(staging), *LAMBDA_PLATFORM, "-r", str(requirements),
+         *(["--index-url", index_url, "--retries", "0", "--timeout", "2"] if index_url else [])],
         capture_output=True, text=True, check=False,
     )
     if proc.returncode != 0:
