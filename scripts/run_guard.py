@@ -54,7 +54,8 @@ def rules_without_tests(rules_dir: Path) -> list[Path]:
 
 
 def template_files(templates_dir: Path) -> list[Path]:
-    return sorted(p for p in templates_dir.glob("*.yaml"))
+    """Top-level templates (params/ holds parameter files, not templates)."""
+    return sorted(p for pattern in ("*.yaml", "*.yml", "*.json", "*.template") for p in templates_dir.glob(pattern))
 
 
 def run(cmd: list[str]) -> subprocess.CompletedProcess:
