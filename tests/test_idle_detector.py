@@ -496,3 +496,49 @@ def test_oversized_summary_is_cut_to_fit_sns():
     assert decoded["idle_total"] == 2000
     assert len(decoded["idle"]) == 50
     assert "truncated" in decoded
+
+
+def test_partial_failure_says_what_was_already_done(aws, now, monkeypatch):
+    seed_fleet([idle("half", VariantSpec("AllTraffic", instances=3, scalable_target=True))], now)
+    _fail_for(monkeypatch, "update_endpoint_weights_and_capacities", "half", "AccessDeniedException", "no scaling")
+
+    summary = run_scan(aws, settings(), now)
+
+    error = by_endpoint(summary["errors"])["half"]
+    assert error["operation"] == "UpdateEndpointWeightsAndCapacities"
+    assert "already done: suspended scheduled scaling of endpoint/half/variant/AllTraffic" in error["error"]
+    assert counts("half") == {"AllTraffic": 3}
+    assert summary["actions"] == []
+
+
+def test_unreadable_scalable_targets_stop_all_actions(aws, now):
+    seed_fleet([idle("one"), idle("two")], now)
+
+    def deny(**_kwargs):
+        return (_Http(400), {"Error": {"Code": "AccessDeniedException", "Message": "no describe"}})
+
+    aws.autoscaling.meta.events.register("before-call.application-autoscaling.DescribeScalableTargets", deny)
+    summary = run_scan(aws, settings(), now)
+
+    assert {e["endpoint"] for e in summary["errors"]} == {"one", "two"}
+    assert counts("one") == {"AllTraffic": 3}
+    assert counts("two") == {"AllTraffic": 3}
+
+
+def test_unreadable_endpoint_config_is_an_error_for_its_endpoints_only(aws, now, monkeypatch):
+    seed_fleet([idle("shared-a", shared_config="shared"), idle("shared-b", shared_config="shared"), idle("own")], now)
+    original = SageMakerModelBackend.describe_endpoint_config
+
+    def failing(self, endpoint_config_name):
+        if endpoint_config_name == "shared":
+            raise JsonRESTError("AccessDeniedException", "config hidden")
+        return original(self, endpoint_config_name)
+
+    monkeypatch.setattr(SageMakerModelBackend, "describe_endpoint_config", failing)
+    summary = run_scan(aws, settings(), now)
+
+    assert {e["endpoint"]: e["operation"] for e in summary["errors"]} == {
+        "shared-a": "DescribeEndpointConfig",
+        "shared-b": "DescribeEndpointConfig",
+    }
+    assert counts("own") == {"AllTraffic": 1}

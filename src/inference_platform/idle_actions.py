@@ -139,9 +139,11 @@ def _savings(variants: list[VariantState], price: PriceLookup, notes: list[str],
     return total
 
 
-def apply_plan(plan: Plan, sagemaker, autoscaling) -> None:
+def apply_plan(plan: Plan, sagemaker, autoscaling, done: list[str] | None = None) -> None:
     """Perform a plan. Schedules are suspended before capacity drops so a scheduled scale-out
-    cannot race the scale-in. Raises the AWS error of the first failing call."""
+    cannot race the scale-in. Raises the AWS error of the first failing call; `done` then tells
+    which steps had already been applied."""
+    done = [] if done is None else done
     if plan.action is AutoStopAction.DELETE:
         sagemaker.delete_endpoint(EndpointName=plan.endpoint)
         return
@@ -159,6 +161,7 @@ def apply_plan(plan: Plan, sagemaker, autoscaling) -> None:
             MaxCapacity=target.max_capacity,
             SuspendedState=suspended,
         )
+        done.append(f"suspended scheduled scaling of {target.resource_id}")
     if plan.variant_changes:
         sagemaker.update_endpoint_weights_and_capacities(
             EndpointName=plan.endpoint,

@@ -22,6 +22,7 @@ from inference_platform.idle_inventory import (
     AWS_ERRORS,
     Endpoint,
     EndpointDetail,
+    InvocationCounts,
     VariantKey,
     describe_endpoint,
     describe_error,
@@ -119,7 +120,7 @@ def run_scan(clients: AwsClients, settings: IdleDetectorSettings, now: datetime)
     listed = variants_with_metrics(clients.cloudwatch, (e.name for e in old))
     keys = [(e.name, v) for e in old for v in listed.get(e.name, ())]
     counts = invocation_counts(clients.cloudwatch, keys, start, end)
-    candidates = _split_active(old, listed, counts, summary)
+    candidates = _split_active(old, keys, counts, summary)
     tags = endpoint_tags_by_arn(clients.tagging, (e.arn for e in candidates))
     candidates = [replace(e, tags=tags.get(e.arn.lower(), {})) for e in candidates]
 
@@ -137,7 +138,7 @@ def run_scan(clients: AwsClients, settings: IdleDetectorSettings, now: datetime)
     unseen = [(e.name, v.name) for e in to_describe if e.name in details for v in details[e.name].variants
               if v.name not in listed.get(e.name, ())]
     late = invocation_counts(clients.cloudwatch, unseen, start, end)
-    idle = _split_active([e for e in to_describe if e.name in details], {}, late, summary, seen_keys=unseen)
+    idle = _split_active([e for e in to_describe if e.name in details], unseen, late, summary)
     summary.idle.extend(e.name for e in idle)
 
     details = _with_instance_types(clients.sagemaker, settings, idle, details, summary)
@@ -156,15 +157,12 @@ def run_scan(clients: AwsClients, settings: IdleDetectorSettings, now: datetime)
 
 
 def _split_active(
-    endpoints: list[Endpoint],
-    listed: dict[str, set[str]],
-    counts,
-    summary: _Summary,
-    seen_keys: list[VariantKey] | None = None,
+    endpoints: list[Endpoint], keys: list[VariantKey], counts: InvocationCounts, summary: _Summary
 ) -> list[Endpoint]:
-    """Count endpoints with traffic as active, record ones that could not be measured; return the rest."""
+    """Count endpoints with traffic on any measured variant as active, record the ones whose
+    measurement failed as errors, and return the rest (no traffic on any measured variant)."""
     by_endpoint: dict[str, list[VariantKey]] = {}
-    for key in seen_keys if seen_keys is not None else [(n, v) for n, vs in listed.items() for v in vs]:
+    for key in keys:
         by_endpoint.setdefault(key[0], []).append(key)
     rest = []
     for e in endpoints:
@@ -253,10 +251,12 @@ def _carry_out(plan: Plan, clients: AwsClients, settings: IdleDetectorSettings, 
     if settings.dry_run:
         summary.actions.append(plan.as_dict(applied=False))
         return
+    done: list[str] = []
     try:
-        apply_plan(plan, clients.sagemaker, clients.autoscaling)
+        apply_plan(plan, clients.sagemaker, clients.autoscaling, done)
     except AWS_ERRORS as exc:
         operation = getattr(exc, "operation_name", None) or type(exc).__name__
-        summary.error(plan.endpoint, operation, exc)
+        already = f" (already done: {'; '.join(done)})" if done else ""
+        summary.error(plan.endpoint, operation, describe_error(exc) + already)
         return
     summary.actions.append(plan.as_dict(applied=True))
