@@ -7,6 +7,7 @@ import json
 import pytest
 from template_loader import TEMPLATES, active_resources, load_template, parameter_values, resolve
 
+from inference_platform.dr_tiers import region_plans
 from inference_platform.template_params import validate_parameters
 
 MAIN = load_template("main.yaml")
@@ -122,15 +123,17 @@ def test_values_main_passes_satisfy_the_child_constraints(stack, env):
     if not (TEMPLATES / child_file).is_file():
         pytest.fail(f"{child_file} does not exist yet")
     config = json.loads((TEMPLATES / "params" / f"{env}.json").read_text())
-    values = parameter_values(MAIN, config["Parameters"])
-    resolved = {}
-    for name, expr in NESTED[stack]["Properties"]["Parameters"].items():
-        value = resolve(MAIN, expr, values, region=config["Regions"]["Primary"])
-        if isinstance(value, str):  # GetAtt of a sibling's output is known only at deploy time
-            resolved[name] = value
-    problems = [p for p in validate_parameters(load_template(child_file), resolved)
-                if not p.endswith("(the template gives it no Default)")]
-    assert problems == []
+    child = load_template(child_file)
+    for plan in region_plans(config):
+        values = parameter_values(MAIN, plan.parameters)
+        resolved = {}
+        for name, expr in NESTED[stack]["Properties"]["Parameters"].items():
+            value = resolve(MAIN, expr, values, region=plan.region)
+            if isinstance(value, str):  # GetAtt of a sibling's output is known only at deploy time
+                resolved[name] = value
+        problems = [p for p in validate_parameters(child, resolved)
+                    if not p.endswith("(the template gives it no Default)")]
+        assert problems == [], plan.region
 
 
 def test_outputs_cover_what_callers_need():
