@@ -47,17 +47,22 @@ EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED = 1, 2, 3
 class Deployer:
     """Holds the clients for one run; ``endpoint`` set means the local emulator."""
 
-    def __init__(self, env: str, endpoint: str | None, poll: float):
+    def __init__(self, env: str, endpoint: str | None, poll: float, role_arn: str = ""):
         self.env = env
         self.endpoint = endpoint
         self.poll = poll
+        self.role_arn = role_arn  # CloudFormation execution role (bootstrap.yaml); deploy roles require it
+        self._clients: dict[tuple[str, str], object] = {}
         if endpoint:  # the emulator accepts any key; never hand it real credentials
             self.session = boto3.Session(**local_aws.EMULATOR_KEYS)
         else:
             self.session = boto3.Session()
 
     def client(self, service: str, region: str):
-        return self.session.client(service, region_name=region, endpoint_url=self.endpoint)
+        key = (service, region)
+        if key not in self._clients:  # building a botocore client costs tens of milliseconds
+            self._clients[key] = self.session.client(service, region_name=region, endpoint_url=self.endpoint)
+        return self._clients[key]
 
     def object_url(self, bucket: str, key: str, region: str) -> str:
         if self.endpoint:
@@ -65,24 +70,27 @@ class Deployer:
         return f"https://{bucket}.s3.{region}.amazonaws.com/{key}"
 
     def ensure_bucket(self, bucket: str, region: str) -> None:
+        """Emulator only: create the artifact bucket (on AWS the bootstrap stack owns it)."""
         s3 = self.client("s3", region)
         try:
             s3.head_bucket(Bucket=bucket)
-            return
-        except ClientError as exc:
-            if not self.endpoint:
-                raise ConfigError(f"artifact bucket {bucket!r} is not reachable in {region} "
-                                  f"({exc.response['Error'].get('Code')}): deploy templates/bootstrap.yaml "
-                                  "first and put its bucket name in Parameters.ArtifactBucket") from exc
-        extra = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-        s3.create_bucket(Bucket=bucket, **extra)
+        except ClientError:
+            extra = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+            s3.create_bucket(Bucket=bucket, **extra)
 
     def upload(self, bucket: str, region: str, key: str, body: bytes) -> str:
+        """Store ``body`` at <env>/<key> (deploy roles may write only under their environment's prefix)."""
         s3 = self.client("s3", region)
+        key = f"{self.env}/{key}"
         try:
             s3.head_object(Bucket=bucket, Key=key)  # content-addressed: present means identical
         except ClientError:
-            s3.put_object(Bucket=bucket, Key=key, Body=body)
+            try:
+                s3.put_object(Bucket=bucket, Key=key, Body=body)
+            except ClientError as exc:
+                code = exc.response["Error"].get("Code")
+                raise ConfigError(f"cannot write s3://{bucket}/{key} in {region} ({code}): ArtifactBucket must be "
+                                  f"the ArtifactBucketName output of templates/bootstrap.yaml in {region}") from exc
         return self.object_url(bucket, key, region)
 
 
@@ -100,11 +108,13 @@ def build_targets(config: dict, templates: Path) -> tuple[list[StackTarget], lis
     except ValueError as exc:
         raise ConfigError(f"params file {config['_path']}: {exc}") from exc
     for plan in plans:
-        params = {**plan.parameters, "LambdaCodeKey": PLACEHOLDER_CODE_KEY}
+        params = {**plan.parameters, "LambdaCodeKey": f"{config['Environment']}/{PLACEHOLDER_CODE_KEY}"}
         where = f"{config['_path']} ({plan.role} {plan.region})"
         problems += parameter_errors(main_template, params, plan.region, where)
-        if not params.get("ArtifactBucket"):
-            problems.append(f"{config['_path']}: Parameters.ArtifactBucket is empty for {plan.region}")
+        bucket = params.get("ArtifactBucket", "")
+        if not bucket or bucket.startswith("replace-with"):
+            problems.append(f"{config['_path']}: ArtifactBucket for {plan.region} is {bucket!r}: deploy "
+                            "templates/bootstrap.yaml in that region and put its ArtifactBucketName output there")
         targets.append(StackTarget(plan.role, plan.region, config["StackName"], main_path, params, tags))
     billing_template = packaging.load_template(billing_path)
     billing = billing_parameters(config, billing_template)
@@ -142,8 +152,8 @@ def plan_target(deployer: Deployer, target: StackTarget, artifact: packaging.Lam
         bucket = target.parameters["ArtifactBucket"]
         if deployer.endpoint:
             deployer.ensure_bucket(bucket, target.region)
-        target = replace(target, parameters={**target.parameters, "LambdaCodeKey": artifact.key})
         deployer.upload(bucket, target.region, artifact.key, artifact.path.read_bytes())
+        target = replace(target, parameters={**target.parameters, "LambdaCodeKey": f"{deployer.env}/{artifact.key}"})
         packaged = packaging.package_template(
             target.template_path, lambda key, body: deployer.upload(bucket, target.region, key, body))
         body = packaging.template_bytes(packaged)
@@ -154,7 +164,7 @@ def plan_target(deployer: Deployer, target: StackTarget, artifact: packaging.Lam
     plan = stack_ops.create_change_set(
         cfn, region=target.region, stack_name=target.stack_name, change_set_name=change_set_name,
         change_set_type=cs_type, template=template, parameters=target.parameters,
-        tags=target.tags, poll=deployer.poll)
+        tags=target.tags, role_arn=deployer.role_arn, poll=deployer.poll)
     return target, plan
 
 
@@ -196,7 +206,8 @@ def run(args: argparse.Namespace) -> int:
     if args.env == "local" and not endpoint:
         endpoint = local_aws.start(local_aws.configured_port())["endpoint"]
         print(f"deploy: local emulator at {endpoint}")
-    deployer = Deployer(args.env, endpoint, args.poll or (0.1 if endpoint else 5.0))
+    deployer = Deployer(args.env, endpoint, args.poll or (0.1 if endpoint else 5.0),
+                        "" if endpoint else args.cfn_role_arn)
     if not endpoint and deployer.session.get_credentials() is None:
         raise ConfigError(f"no AWS credentials for ENV={args.env}: set AWS_PROFILE or AWS_ACCESS_KEY_ID/"
                           "AWS_SECRET_ACCESS_KEY, or run in GitHub Actions with the OIDC role; nothing was uploaded")
@@ -256,6 +267,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--replace-failed", action="store_true",
                         default=os.environ.get("REPLACE_FAILED") == "yes",
                         help="delete a stack left in ROLLBACK_COMPLETE by a failed first deploy, then deploy")
+    parser.add_argument("--cfn-role-arn", default=os.environ.get("CFN_EXECUTION_ROLE_ARN", ""),
+                        help="CloudFormation execution role for the change sets (bootstrap.yaml's "
+                             "CloudFormationExecutionRoleArn; default $CFN_EXECUTION_ROLE_ARN)")
     parser.add_argument("--no-deps", action="store_true",
                         help="package the Lambda zip without runtime dependencies (tests; never for AWS)")
     parser.add_argument("--endpoint-url", default=None, help="use this emulator endpoint instead of starting one")

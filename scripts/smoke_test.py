@@ -47,13 +47,17 @@ class Smoke:
         self.endpoint = endpoint
         self.timeout = timeout
         self.checks: list[Check] = []
+        self._clients: dict[tuple[str, str], object] = {}
         if endpoint:
             self.session = boto3.Session(**local_aws.EMULATOR_KEYS)
         else:
             self.session = boto3.Session()
 
     def client(self, service: str, region: str):
-        return self.session.client(service, region_name=region, endpoint_url=self.endpoint)
+        key = (service, region)
+        if key not in self._clients:
+            self._clients[key] = self.session.client(service, region_name=region, endpoint_url=self.endpoint)
+        return self._clients[key]
 
     def record(self, name: str, ok: bool | None, detail: str) -> bool:
         self.checks.append(Check(name, "SKIP" if ok is None else ("PASS" if ok else "FAIL"), detail))

@@ -109,7 +109,7 @@ def _changes(cfn, change_set_id: str) -> tuple[dict, list[Change]]:
 
 def create_change_set(cfn, *, region: str, stack_name: str, change_set_name: str, change_set_type: str,
                       template: dict[str, str], parameters: dict[str, str], tags: dict[str, str],
-                      poll: float, timeout: float = 900) -> ChangeSetPlan:
+                      poll: float, role_arn: str = "", timeout: float = 900) -> ChangeSetPlan:
     """Create a change set and wait until it is ready (or known to contain no changes).
 
     ``template`` is {"TemplateURL": ...} or {"TemplateBody": ...}.
@@ -120,6 +120,7 @@ def create_change_set(cfn, *, region: str, stack_name: str, change_set_name: str
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
             Capabilities=CAPABILITIES, Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
             Description=f"{change_set_type} by scripts/deploy.py", **template,
+            **({"RoleARN": role_arn} if role_arn else {}),
         )
     except ClientError as exc:
         if any(r in str(exc) for r in NO_CHANGE_REASONS):

@@ -7,6 +7,7 @@ parameter checks are the real ones (inference_platform.dr_tiers, inference_platf
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -40,6 +41,7 @@ def endpoint():
         yield local_aws.endpoint_url(port)
 
 
+@functools.cache
 def aws(service: str, endpoint: str, region: str = REGION):
     return boto3.Session(**local_aws.EMULATOR_KEYS).client(service, region_name=region, endpoint_url=endpoint)
 
@@ -104,20 +106,20 @@ def test_nested_templates_are_packaged_with_content_addressed_urls(endpoint, fir
     root = cfn.get_template(StackName="fixture-local")["TemplateBody"]  # botocore decodes the JSON body
     root = json.loads(root) if isinstance(root, str) else root
     url = root["Resources"]["ChildStack"]["Properties"]["TemplateURL"]
-    prefix = f"{endpoint.replace('127.0.0.1', 'localhost')}/fixture-artifacts-local/templates/"
+    prefix = f"{endpoint.replace('127.0.0.1', 'localhost')}/fixture-artifacts-local/local/templates/"
     assert url.startswith(prefix) and url.endswith(".json")
     key = url.removeprefix(f"{endpoint.replace('127.0.0.1', 'localhost')}/fixture-artifacts-local/")
     body = s3.get_object(Bucket="fixture-artifacts-local", Key=key)["Body"].read()
-    assert key == f"templates/{hashlib.sha256(body).hexdigest()}.json"
+    assert key == f"local/templates/{hashlib.sha256(body).hexdigest()}.json"  # under the environment's prefix
     assert json.loads(body)["Resources"]["Topic"]["Type"] == "AWS::SNS::Topic"
 
 
 def test_lambda_zip_is_uploaded_once_under_its_sha256(endpoint, first_deploy):
     s3 = aws("s3", endpoint)
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="fixture-artifacts-local", Prefix="lambda/")["Contents"]]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="fixture-artifacts-local", Prefix="local/lambda/")["Contents"]]
     assert len(keys) == 1
     body = s3.get_object(Bucket="fixture-artifacts-local", Key=keys[0])["Body"].read()
-    assert keys[0] == f"lambda/{hashlib.sha256(body).hexdigest()}.zip"
+    assert keys[0] == f"local/lambda/{hashlib.sha256(body).hexdigest()}.zip"
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack(endpoint, "fixture-local")["Parameters"]}
     assert parameters["LambdaCodeKey"] == keys[0]
 
@@ -220,6 +222,7 @@ def test_unknown_env_is_one_line_naming_the_valid_ones(endpoint, capsys):
         ("not-json", "is not valid JSON"),
         ("unknown-parameter", "TopicNmae: not a parameter of this template (did you mean 'TopicName'?)"),
         ("bad-value", "ProjectName"),
+        ("placeholder-bucket", "deploy templates/bootstrap.yaml in that region"),
     ],
 )
 def test_bad_params_fail_in_one_line_before_anything_is_uploaded(endpoint, capsys, tmp_path, breakage, expected):
@@ -232,8 +235,10 @@ def test_bad_params_fail_in_one_line_before_anything_is_uploaded(endpoint, capsy
         params.write_text(params.read_text().replace('"StackName":', '"StackName" '))
     elif breakage == "unknown-parameter":
         edit_params(templates, "staging", TopicNmae="x")
-    else:
+    elif breakage == "bad-value":
         edit_params(templates, "staging", ProjectName="Not_Valid")
+    else:
+        edit_params(templates, "staging", ArtifactBucket="replace-with-bootstrap-artifact-bucket")
 
     code, out = run_deploy(capsys, endpoint, "staging", templates)
 
