@@ -6,7 +6,8 @@ For each region the tier deploys to (``inference_platform.dr_tiers.region_plans`
   * in the primary: the workflow has an endpoint name for each enabled target in the secondary region
     (tiers 1 and 2), and that endpoint exists there, so failover has somewhere to go;
   * the state table (``<ProjectName>-<Environment>-state``) exists, lists the other region as an ACTIVE
-    replica (tiers 1 and 2), and has point-in-time recovery on.
+    replica (tiers 1 and 2), and has point-in-time recovery on;
+  * tier 3: the state store's daily AWS Backup plan exists (and copies out when DrBackupCopyVaultArn is set).
 Prints one row per check and exits 1 if any failed (2 for an unusable params file). One failing call never
 hides the other checks. ``--endpoint-url`` points every client at an emulator (ENV=local uses the running
 one by default).
@@ -94,7 +95,26 @@ def validate(config: dict, client_for: ClientFor) -> list[Check]:
     for plan in plans:
         if plan.parameters.get("EnableStateStore") == "true":
             _check_state_table(client_for, plan, plans, recorder)
+            if plan.role == "primary" and plan.parameters.get("DrTier") == "3":
+                recorder.attempt(plan, "daily backup plan", lambda p=plan: _backup_plan(client_for, p))
     return recorder.checks
+
+
+def _backup_plan(client_for: ClientFor, plan: RegionPlan) -> tuple[bool, str]:
+    """Tier 3 lives on its backups: the state store's daily plan exists (and copies out, when configured)."""
+    backup = client_for("backup", plan.region)
+    wanted = f"{table_name(plan)}-daily"
+    plans = backup.list_backup_plans()["BackupPlansList"]
+    found = [p for p in plans if p.get("BackupPlanName") == wanted]
+    if not found:
+        return False, f"no AWS Backup plan named {wanted}"
+    rules = backup.get_backup_plan(BackupPlanId=found[0]["BackupPlanId"])["BackupPlan"].get("Rules", [])
+    copy_vault = plan.parameters.get("DrBackupCopyVaultArn", "")
+    copies = {c.get("DestinationBackupVaultArn") for r in rules for c in r.get("CopyActions", [])}
+    if copy_vault and copy_vault not in copies:
+        return False, f"{wanted} does not copy recovery points to {copy_vault}"
+    where = f", copied to {copy_vault}" if copy_vault else " (no copy to another region configured)"
+    return True, f"{wanted}: {len(rules)} rule(s){where}"
 
 
 def _stack(client_for: ClientFor, plan: RegionPlan, stack_name: str, recorder: _Recorder) -> dict | None:

@@ -204,8 +204,19 @@ def test_cold_backup_checks_only_the_primary(aws, client_for) -> None:
 
     checks = dr_validate.validate(config, client_for)
     assert {c.region for c in checks} == {PRIMARY}
-    assert all(c.passed for c in checks)
     assert not any("replica" in c.name for c in checks)
+    assert [(c.name, c.passed, c.detail) for c in checks if not c.passed] == [
+        ("daily backup plan", False, f"no AWS Backup plan named {TABLE}-daily")]
+
+    vault = "arn:aws:backup:us-west-2:123456789012:backup-vault:dr-copies"
+    config["Parameters"]["DrBackupCopyVaultArn"] = vault
+    boto3.client("backup", region_name=PRIMARY).create_backup_plan(BackupPlan={
+        "BackupPlanName": f"{TABLE}-daily",
+        "Rules": [{"RuleName": "daily", "TargetBackupVaultName": TABLE, "ScheduleExpression": "cron(0 5 ? * * *)",
+                   "CopyActions": [{"DestinationBackupVaultArn": vault}]}]})
+    checks = dr_validate.validate(config, client_for)
+    assert all(c.passed for c in checks)
+    assert rows(checks)[(PRIMARY, "daily backup plan")] is True
 
 
 def test_main_prints_a_table_and_exits_non_zero_on_failure(aws, tmp_path, capsys) -> None:
