@@ -166,6 +166,16 @@ def state_input(history: list[dict], state_name: str) -> dict:
     raise AssertionError(f"state {state_name} was never entered")
 
 
+def create_state_table(name: str, region: str = REGION) -> None:
+    """The state table's key schema as templates/state-store.yaml declares it (pk/sk strings)."""
+    _session().client("dynamodb", region_name=region).create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "S"}],
+    )
+
+
 @functools.cache
 def _template() -> dict:
     return plain(load_template("workflow.yaml"))
@@ -186,12 +196,7 @@ def deploy(parameters: dict[str, str] | None = None, patch_definition: Any = Non
     role = iam.create_role(RoleName="workflow-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     s3 = aws("s3")
     s3.create_bucket(Bucket=params["InputLocation"])
-    aws("dynamodb").create_table(
-        TableName=params["StateTableName"], BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                              {"AttributeName": "sk", "AttributeType": "S"}],
-    )
+    create_state_table(params["StateTableName"])
     aws("sagemaker").create_model(
         ModelName=params["ModelName"], ExecutionRoleArn=role,
         PrimaryContainer={"Image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/model:1"},

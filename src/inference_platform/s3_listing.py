@@ -20,19 +20,19 @@ class Listing:
     pages: int
 
 
-def list_keys_up_to(s3: Any, location: str, prefix: str, limit: int) -> Listing:
+def list_keys_up_to(s3: Any, location: str, prefix: str, limit: int, page_size: int = PAGE_SIZE) -> Listing:
     """Up to ``limit`` object keys under ``prefix``; folder markers (keys ending in '/') are skipped.
 
     ``location`` is passed as ``Bucket``: boto3 accepts a bucket name, an access point alias or an
     access point ARN there.
     """
-    if limit < 1:
-        raise ValueError(f"limit must be >= 1, got {limit}")
+    if limit < 1 or not 1 <= page_size <= PAGE_SIZE:
+        raise ValueError(f"limit must be >= 1 and page_size 1-{PAGE_SIZE}, got {limit} and {page_size}")
     keys: list[str] = []
     pages = 0
     token: str | None = None
     while True:
-        request: dict[str, Any] = {"Bucket": location, "Prefix": prefix, "MaxKeys": min(PAGE_SIZE, limit - len(keys))}
+        request: dict[str, Any] = {"Bucket": location, "Prefix": prefix, "MaxKeys": min(page_size, limit - len(keys))}
         if token:
             request["ContinuationToken"] = token
         page = s3.list_objects_v2(**request)

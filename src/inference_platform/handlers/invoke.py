@@ -64,7 +64,9 @@ def _invoker(config: InvokeConfig, target: str) -> EndpointInvoker:
     return cross_region_invoker(_CROSS_REGION[key])
 
 
-def record_attempt(attempt: AttemptRecord) -> None:
+def record_attempt(attempt: AttemptRecord, target: str) -> None:
+    """One EMF record per attempt (= per invocation: Step Functions' retries are separate invocations)."""
+    metrics.add_dimension(name="Target", value=target)
     metrics.add_metric(name="InvocationLatency", unit=MetricUnit.Milliseconds, value=attempt.latency_ms)
     if attempt.cold_start_suspected:
         metrics.add_metric(name="ColdStartSuspected", unit=MetricUnit.Count, value=1)
@@ -79,11 +81,10 @@ def handler(event: dict, context: Any) -> dict:
     target = event.get("target")
     if target not in TARGETS:
         raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
-    metrics.add_dimension(name="Target", value=target)
     result = invoke_file(
         client("s3"), config.input_location, input_prefix=config.input_prefix, output_prefix=config.output_prefix,
         key=event.get("key"), content_type=config.content_type, invoker=_invoker(config, target),
-        record=record_attempt, attempt=int(event.get("attempt", 0)),
+        record=lambda attempt: record_attempt(attempt, target), attempt=int(event.get("attempt", 0)),
     )
     logger.info("invoked", extra=result)
     return result
