@@ -76,7 +76,7 @@ def install_dependencies(requirements: Path, cache_dir: Path, index_url: str | N
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
          "--target", str(staging), *LAMBDA_PLATFORM, "-r", str(requirements),
-         *(["--index-url", index_url, "--retries", "0", "--timeout", "2"] if index_url else [])],
+         *(["--isolated", "--index-url", index_url, "--retries", "0", "--timeout", "2"] if index_url else [])],
         capture_output=True, text=True, check=False,
     )
     if proc.returncode != 0:
