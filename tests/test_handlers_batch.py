@@ -165,3 +165,30 @@ def test_start_transform_requires_token_and_execution(workflow):
     with pytest.raises(ValueError, match="execution_arn"):
         start_transform(aws("sagemaker"), store, config, task_token="t", execution_arn="", home_region="x")
     assert json.dumps(config.__dict__)
+
+
+class RejectingSageMaker:
+    """CreateTransformJob answering with a fixed error, as SageMaker does for a name that exists."""
+
+    def __init__(self, code: str, message: str):
+        self.error = ClientError({"Error": {"Code": code, "Message": message}}, "CreateTransformJob")
+
+    def create_transform_job(self, **_):
+        raise self.error
+
+
+def test_retried_start_batch_keeps_waiting_for_the_job_it_already_created(workflow):
+    from inference_platform.batch import start_transform
+
+    config = StartBatchConfig.from_env({
+        "INPUT_LOCATION": harness.BUCKET, "MODEL_NAME": "m", "TRANSFORM_INSTANCE_TYPE": "ml.m5.large",
+        "STATE_TABLE_NAME": TABLE, "JOB_NAME_PREFIX": "p", "ENVIRONMENT": "local"})
+    store = TokenStore(harness._session().resource("dynamodb").Table(TABLE))
+    exists = RejectingSageMaker("ValidationException", "Job name must be unique: a job with this name already exists")
+
+    started = start_transform(exists, store, config, task_token="t2", execution_arn=EXEC_ARN, home_region="us-west-2")
+
+    assert store.get(started["transform_job_name"]).task_token == "t2"
+    limit = RejectingSageMaker("ResourceLimitExceeded", "too many transform jobs")
+    with pytest.raises(ClientError, match="too many"):
+        start_transform(limit, store, config, task_token="t3", execution_arn=EXEC_ARN, home_region="us-west-2")

@@ -150,3 +150,14 @@ def test_no_role_grants_every_action(template):
                 assert all(a != "*" and not a.endswith(":*") for a in actions), logical
                 if statement.get("Resource") == "*":
                     assert all(a.split(":")[0] in {"xray", "logs"} for a in actions), (logical, actions)
+
+
+def test_choice_lookup_and_missing_catch():
+    definition = {"States": {"Start": {"Type": "Pass", "Next": "Pick"},
+                             "Pick": {"Type": "Choice", "Choices": [{"Variable": "$.s", "StringEquals": "a",
+                                                                     "Next": "A"}]},
+                             "A": {"Type": "Task", "TimeoutSeconds": 5}}}
+    assert choice_target(definition, "a") == "A"
+    with pytest.raises(KeyError, match="'b'"):
+        choice_target(definition, "b")
+    assert math.isinf(worst_case_seconds_to_fallback(definition, "A", FALLBACK))  # no Catch: never falls back
