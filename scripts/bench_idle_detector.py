@@ -181,8 +181,13 @@ class CallCounter:
 
     def __init__(self, *clients) -> None:
         self.calls: Counter[str] = Counter()
+        self._clients = clients
         for client in clients:
             client.meta.events.register("before-call.*.*", self._count)
+
+    def detach(self) -> None:
+        for client in self._clients:
+            client.meta.events.unregister("before-call.*.*", self._count)
 
     def _count(self, model, **_kwargs) -> None:
         self.calls[f"{model.service_model.service_name}:{model.name}"] += 1

@@ -32,10 +32,43 @@ def now():
     return datetime.now(UTC)
 
 
+_SHARED_CLIENTS: list[AwsClients] = []
+
+
+def shared_clients() -> AwsClients:
+    """One set of clients for the whole module: creating boto3 clients costs more than a small scan.
+    moto intercepts them in every test's own mock_aws(), so each test still starts from empty state."""
+    if not _SHARED_CLIENTS:
+        _SHARED_CLIENTS.append(AwsClients.for_region(REGION))
+    return _SHARED_CLIENTS[0]
+
+
 @pytest.fixture
 def aws():
     with mock_aws():
-        yield AwsClients.for_region(REGION)
+        yield shared_clients()
+
+
+@pytest.fixture
+def on_call():
+    """Register a botocore event handler on a shared client for this test only."""
+    registered = []
+
+    def register(client, event: str, handler) -> None:
+        client.meta.events.register(event, handler)
+        registered.append((client, event, handler))
+
+    yield register
+    for client, event, handler in registered:
+        client.meta.events.unregister(event, handler)
+
+
+def seed(specs: list[EndpointSpec], now: datetime) -> None:
+    seed_fleet(specs, now, clients=shared_clients())
+
+
+def snapshot(names: list[str]) -> dict:
+    return fleet_snapshot(names, clients=shared_clients())
 
 
 def idle(name: str, *variants: VariantSpec, **kw) -> EndpointSpec:
@@ -46,12 +79,19 @@ def busy(name: str, **kw) -> EndpointSpec:
     return EndpointSpec(name, (VariantSpec("AllTraffic", instances=3, invocations=42.0),), **kw)
 
 
-def counts(name: str) -> dict:
-    return fleet_snapshot([name])[name]
+def counts(name: str) -> dict | None:
+    """Live instance count per variant, None once the endpoint is gone (SageMaker reads only)."""
+    sm = shared_clients().sagemaker
+    if name not in {e["EndpointName"] for e in sm.list_endpoints(MaxResults=100)["Endpoints"]}:
+        return None
+    return {
+        v["VariantName"]: v.get("CurrentInstanceCount")
+        for v in sm.describe_endpoint(EndpointName=name)["ProductionVariants"]
+    }
 
 
 def target(endpoint: str, variant: str = "AllTraffic") -> tuple:
-    return fleet_snapshot([endpoint])[f"endpoint/{endpoint}/variant/{variant}"]
+    return snapshot([endpoint])[f"endpoint/{endpoint}/variant/{variant}"]
 
 
 def by_endpoint(entries: list[dict]) -> dict[str, dict]:
@@ -62,7 +102,7 @@ def by_endpoint(entries: list[dict]) -> dict[str, dict]:
 
 
 def test_idle_endpoint_scaled_to_one_and_busy_one_untouched(aws, now):
-    seed_fleet([idle("quiet"), busy("busy")], now)
+    seed([idle("quiet"), busy("busy")], now)
 
     summary = run_scan(aws, settings(), now)
 
@@ -81,7 +121,7 @@ def test_idle_endpoint_scaled_to_one_and_busy_one_untouched(aws, now):
 
 def test_every_variant_counts_not_just_alltraffic(aws, now):
     """Traffic on the second variant alone keeps the endpoint active."""
-    seed_fleet(
+    seed(
         [
             idle(
                 "ab-test",
@@ -100,7 +140,7 @@ def test_every_variant_counts_not_just_alltraffic(aws, now):
 
 
 def test_all_variants_of_an_idle_endpoint_scaled_in_one_update(aws, now):
-    seed_fleet([idle("two", VariantSpec("Blue", instances=4), VariantSpec("Green", instances=2, invocations=0.0))], now)
+    seed([idle("two", VariantSpec("Blue", instances=4), VariantSpec("Green", instances=2, invocations=0.0))], now)
 
     summary = run_scan(aws, settings(), now)
 
@@ -109,7 +149,7 @@ def test_all_variants_of_an_idle_endpoint_scaled_in_one_update(aws, now):
 
 
 def test_endpoint_younger_than_window_is_not_idle(aws, now):
-    seed_fleet([idle("newborn", age_hours=3)], now)
+    seed([idle("newborn", age_hours=3)], now)
 
     summary = run_scan(aws, settings(idle_window_hours=24), now)
 
@@ -120,7 +160,7 @@ def test_endpoint_younger_than_window_is_not_idle(aws, now):
 
 def test_traffic_before_the_window_does_not_count(aws, now):
     """A datapoint older than the window is ignored: the endpoint is idle now."""
-    seed_fleet([idle("was-busy")], now)
+    seed([idle("was-busy")], now)
     boto3.client("cloudwatch", region_name=REGION).put_metric_data(
         Namespace="AWS/SageMaker",
         MetricData=[
@@ -142,7 +182,7 @@ def test_traffic_before_the_window_does_not_count(aws, now):
 
 
 def test_serverless_endpoint_is_skipped(aws, now):
-    seed_fleet([idle("srv", VariantSpec("AllTraffic", instances=0))], now)
+    seed([idle("srv", VariantSpec("AllTraffic", instances=0))], now)
 
     summary = run_scan(aws, settings(), now)
 
@@ -150,14 +190,14 @@ def test_serverless_endpoint_is_skipped(aws, now):
     assert "serverless" in by_endpoint(summary["skipped"])["srv"]["reason"]
 
 
-def test_variant_first_listed_late_is_still_measured(aws, now):
+def test_variant_first_listed_late_is_still_measured(aws, now, on_call):
     """ListMetrics lags new metrics by minutes; a variant it does not list yet is measured anyway."""
-    seed_fleet([busy("fresh-traffic")], now)
+    seed([busy("fresh-traffic")], now)
 
     def empty_list_metrics(**_kwargs):
         return (_Http(), {"Metrics": []})
 
-    aws.cloudwatch.meta.events.register("before-call.cloudwatch.ListMetrics", empty_list_metrics)
+    on_call(aws.cloudwatch, "before-call.cloudwatch.ListMetrics", empty_list_metrics)
     summary = run_scan(aws, settings(), now)
 
     assert summary["idle"] == []
@@ -176,24 +216,22 @@ class _Http:
 
 @pytest.mark.parametrize("value", ["critical", "Critical ", "regulated"])
 def test_protected_endpoint_is_never_touched(aws, now, value):
-    seed_fleet(
-        [idle("precious", VariantSpec("AllTraffic", instances=3, scalable_target=True), tags={"Tier": value})], now
-    )
-    before = fleet_snapshot(["precious"])
+    seed([idle("precious", VariantSpec("AllTraffic", instances=3, scalable_target=True), tags={"Tier": value})], now)
+    before = snapshot(["precious"])
     config = settings(
         AutoStopAction.DELETE, protection_tag_key="Tier", protected_values=frozenset({"critical", "regulated"})
     )
 
     summary = run_scan(aws, config, now)
 
-    assert fleet_snapshot(["precious"]) == before
+    assert snapshot(["precious"]) == before
     assert summary["idle"] == ["precious"]
     assert summary["actions"] == []
     assert "protected by tag Tier" in by_endpoint(summary["skipped"])["precious"]["reason"]
 
 
 def test_scale_down_suspends_scheduled_scaling_keeping_min_max_and_other_flags(aws, now):
-    seed_fleet([idle("sched", VariantSpec("AllTraffic", instances=3, scalable_target=True, min_capacity=1))], now)
+    seed([idle("sched", VariantSpec("AllTraffic", instances=3, scalable_target=True, min_capacity=1))], now)
     boto3.client("application-autoscaling", region_name=REGION).register_scalable_target(
         ServiceNamespace="sagemaker",
         ResourceId="endpoint/sched/variant/AllTraffic",
@@ -217,7 +255,7 @@ def test_scale_down_suspends_scheduled_scaling_keeping_min_max_and_other_flags(a
 
 
 def test_scale_down_notes_a_minimum_above_the_floor(aws, now):
-    seed_fleet([idle("min2", VariantSpec("AllTraffic", instances=3, scalable_target=True, min_capacity=2))], now)
+    seed([idle("min2", VariantSpec("AllTraffic", instances=3, scalable_target=True, min_capacity=2))], now)
 
     summary = run_scan(aws, settings(), now)
 
@@ -225,7 +263,7 @@ def test_scale_down_notes_a_minimum_above_the_floor(aws, now):
 
 
 def test_disable_schedules_only_suspends(aws, now):
-    seed_fleet(
+    seed(
         [
             idle("with-target", VariantSpec("AllTraffic", instances=3, scalable_target=True)),
             idle("no-target"),
@@ -242,7 +280,7 @@ def test_disable_schedules_only_suspends(aws, now):
 
 
 def test_delete_removes_an_idle_dev_endpoint(aws, now):
-    seed_fleet([idle("scratch", tags={"Environment": "dev"})], now)
+    seed([idle("scratch", tags={"Environment": "dev"})], now)
 
     summary = run_scan(aws, settings(AutoStopAction.DELETE), now)
 
@@ -261,7 +299,7 @@ def test_delete_removes_an_idle_dev_endpoint(aws, now):
     ],
 )
 def test_delete_refused_scales_down_instead_and_says_why(aws, now, environment, tags, reason):
-    seed_fleet([idle("keep-me", tags=tags)], now)
+    seed([idle("keep-me", tags=tags)], now)
 
     summary = run_scan(aws, settings(AutoStopAction.DELETE, environment=environment), now)
 
@@ -277,12 +315,12 @@ def test_dry_run_reports_and_changes_nothing(aws, now):
         idle("a", VariantSpec("AllTraffic", instances=3, scalable_target=True)),
         idle("b", tags={"Environment": "dev"}),
     ]
-    seed_fleet(specs, now)
-    before = fleet_snapshot(["a", "b"])
+    seed(specs, now)
+    before = snapshot(["a", "b"])
 
     summary = run_scan(aws, settings(AutoStopAction.DELETE, dry_run=True), now)
 
-    assert fleet_snapshot(["a", "b"]) == before
+    assert snapshot(["a", "b"]) == before
     assert summary["dry_run"] is True
     assert {a["endpoint"]: a["applied"] for a in summary["actions"]} == {"a": False, "b": False}
     assert summary["acted"] == 0
@@ -290,7 +328,7 @@ def test_dry_run_reports_and_changes_nothing(aws, now):
 
 
 def test_endpoint_at_its_floor_is_not_stopped_again(aws, now):
-    seed_fleet(
+    seed(
         [
             idle("floor", VariantSpec("AllTraffic", instances=1)),
             idle("floor-sched", VariantSpec("AllTraffic", instances=1, scalable_target=True)),
@@ -312,7 +350,7 @@ def test_endpoint_at_its_floor_is_not_stopped_again(aws, now):
 
 
 def test_savings_come_from_live_count_not_config(aws, now):
-    seed_fleet([idle("grown", VariantSpec("AllTraffic", instances=2, instance_type="ml.g4dn.xlarge"))], now)
+    seed([idle("grown", VariantSpec("AllTraffic", instances=2, instance_type="ml.g4dn.xlarge"))], now)
     aws.sagemaker.update_endpoint_weights_and_capacities(
         EndpointName="grown", DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 5}]
     )
@@ -324,7 +362,7 @@ def test_savings_come_from_live_count_not_config(aws, now):
 
 
 def test_unknown_price_is_not_guessed(aws, now):
-    seed_fleet([idle("odd", VariantSpec("AllTraffic", instances=2, instance_type="ml.p3.2xlarge"))], now)
+    seed([idle("odd", VariantSpec("AllTraffic", instances=2, instance_type="ml.p3.2xlarge"))], now)
 
     summary = run_scan(aws, settings(), now)
 
@@ -353,7 +391,7 @@ def _fail_for(monkeypatch, method: str, endpoint: str, code: str, message: str) 
     [("AccessDeniedException", "not allowed"), ("ValidationException", "Could not find endpoint 'gone'")],
 )
 def test_one_failing_endpoint_is_recorded_and_the_scan_goes_on(aws, now, monkeypatch, code, message):
-    seed_fleet([idle("gone"), idle("fine")], now)
+    seed([idle("gone"), idle("fine")], now)
     _fail_for(monkeypatch, "describe_endpoint", "gone", code, message)
 
     summary = run_scan(aws, settings(), now)
@@ -366,7 +404,7 @@ def test_throttling_is_retried_then_recorded(now, monkeypatch):
     monkeypatch.setattr("botocore.endpoint.time.sleep", lambda _s: None)  # keep the retry backoff instant
     with mock_aws():
         clients = AwsClients.for_region(REGION, Config(retries={"mode": "standard", "total_max_attempts": 3}))
-        seed_fleet([idle("hot"), idle("cool")], now)
+        seed([idle("hot"), idle("cool")], now)
         _fail_for(monkeypatch, "update_endpoint_weights_and_capacities", "hot", "ThrottlingException", "Rate exceeded")
 
         summary = run_scan(clients, settings(), now)
@@ -379,9 +417,9 @@ def test_throttling_is_retried_then_recorded(now, monkeypatch):
         assert [a["endpoint"] for a in summary["actions"]] == ["cool"]
 
 
-def test_failed_metric_batch_marks_its_endpoints_and_keeps_the_rest(aws, now, monkeypatch):
+def test_failed_metric_batch_marks_its_endpoints_and_keeps_the_rest(aws, now, monkeypatch, on_call):
     monkeypatch.setattr(idle_inventory, "INVOCATION_QUERIES_PER_CALL", 1)
-    seed_fleet([busy("a-busy"), idle("b-idle", VariantSpec("AllTraffic", instances=2, invocations=0.0))], now)
+    seed([busy("a-busy"), idle("b-idle", VariantSpec("AllTraffic", instances=2, invocations=0.0))], now)
     calls = {"n": 0}
 
     def fail_first_batch(**_kwargs):
@@ -396,7 +434,7 @@ def test_failed_metric_batch_marks_its_endpoints_and_keeps_the_rest(aws, now, mo
             )
         return None
 
-    aws.cloudwatch.meta.events.register("before-call.cloudwatch.GetMetricData", fail_first_batch)
+    on_call(aws.cloudwatch, "before-call.cloudwatch.GetMetricData", fail_first_batch)
     summary = run_scan(aws, settings(), now)
 
     assert by_endpoint(summary["errors"])["a-busy"]["operation"] == "GetMetricData"
@@ -415,10 +453,12 @@ def test_only_idle_endpoints_are_described_and_everything_is_paged(aws, now, mon
     specs = [busy(f"busy-{i:02d}") for i in range(15)] + [
         idle(f"idle-{i}", VariantSpec("AllTraffic", instances=2, scalable_target=True)) for i in range(3)
     ]
-    seed_fleet(specs, now)
+    seed(specs, now)
     counter = CallCounter(aws.sagemaker, aws.cloudwatch, aws.tagging, aws.autoscaling)
-
-    summary = run_scan(aws, settings(dry_run=True), now)
+    try:
+        summary = run_scan(aws, settings(dry_run=True), now)
+    finally:
+        counter.detach()
 
     assert summary["scanned"] == 18
     assert summary["active"] == 15
@@ -435,7 +475,7 @@ def test_only_idle_endpoints_are_described_and_everything_is_paged(aws, now, mon
 
 def test_handler_emits_metrics_and_publishes_the_summary(now, monkeypatch, capsys):
     with mock_aws():
-        seed_fleet([idle("quiet"), busy("busy"), idle("precious", tags={"ProtectionLevel": "critical"})], now)
+        seed([idle("quiet"), busy("busy"), idle("precious", tags={"ProtectionLevel": "critical"})], now)
         sns = boto3.client("sns", region_name=REGION)
         sqs = boto3.client("sqs", region_name=REGION)
         topic = sns.create_topic(Name="idle-summary")["TopicArn"]
@@ -499,7 +539,7 @@ def test_oversized_summary_is_cut_to_fit_sns():
 
 
 def test_partial_failure_says_what_was_already_done(aws, now, monkeypatch):
-    seed_fleet([idle("half", VariantSpec("AllTraffic", instances=3, scalable_target=True))], now)
+    seed([idle("half", VariantSpec("AllTraffic", instances=3, scalable_target=True))], now)
     _fail_for(monkeypatch, "update_endpoint_weights_and_capacities", "half", "AccessDeniedException", "no scaling")
 
     summary = run_scan(aws, settings(), now)
@@ -511,13 +551,13 @@ def test_partial_failure_says_what_was_already_done(aws, now, monkeypatch):
     assert summary["actions"] == []
 
 
-def test_unreadable_scalable_targets_stop_all_actions(aws, now):
-    seed_fleet([idle("one"), idle("two")], now)
+def test_unreadable_scalable_targets_stop_all_actions(aws, now, on_call):
+    seed([idle("one"), idle("two")], now)
 
     def deny(**_kwargs):
         return (_Http(400), {"Error": {"Code": "AccessDeniedException", "Message": "no describe"}})
 
-    aws.autoscaling.meta.events.register("before-call.application-autoscaling.DescribeScalableTargets", deny)
+    on_call(aws.autoscaling, "before-call.application-autoscaling.DescribeScalableTargets", deny)
     summary = run_scan(aws, settings(), now)
 
     assert {e["endpoint"] for e in summary["errors"]} == {"one", "two"}
@@ -526,7 +566,7 @@ def test_unreadable_scalable_targets_stop_all_actions(aws, now):
 
 
 def test_unreadable_endpoint_config_is_an_error_for_its_endpoints_only(aws, now, monkeypatch):
-    seed_fleet([idle("shared-a", shared_config="shared"), idle("shared-b", shared_config="shared"), idle("own")], now)
+    seed([idle("shared-a", shared_config="shared"), idle("shared-b", shared_config="shared"), idle("own")], now)
     original = SageMakerModelBackend.describe_endpoint_config
 
     def failing(self, endpoint_config_name):
@@ -542,3 +582,22 @@ def test_unreadable_endpoint_config_is_an_error_for_its_endpoints_only(aws, now,
         "shared-b": "DescribeEndpointConfig",
     }
     assert counts("own") == {"AllTraffic": 1}
+
+
+@pytest.mark.parametrize(
+    ("service", "operation"),
+    [("cloudwatch", "ListMetrics"), ("resourcegroupstaggingapi", "GetResources")],
+)
+def test_unreadable_metrics_or_tags_touch_nothing_and_name_every_endpoint(aws, now, service, operation, on_call):
+    seed([idle("one"), idle("two", VariantSpec("AllTraffic", instances=2, invocations=0.0))], now)
+
+    def deny(**_kwargs):
+        return (_Http(400), {"Error": {"Code": "AccessDeniedException", "Message": "denied"}})
+
+    client = aws.cloudwatch if service == "cloudwatch" else aws.tagging
+    on_call(client, f"before-call.*.{operation}", deny)
+    summary = run_scan(aws, settings(), now)
+
+    assert {(e["endpoint"], e["operation"]) for e in summary["errors"]} == {("one", operation), ("two", operation)}
+    assert counts("one") == {"AllTraffic": 3}
+    assert counts("two") == {"AllTraffic": 2}

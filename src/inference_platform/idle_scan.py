@@ -117,11 +117,17 @@ def run_scan(clients: AwsClients, settings: IdleDetectorSettings, now: datetime)
         else:
             old.append(e)
 
-    listed = variants_with_metrics(clients.cloudwatch, (e.name for e in old))
+    try:
+        listed = variants_with_metrics(clients.cloudwatch, (e.name for e in old))
+    except AWS_ERRORS as exc:
+        return _all_failed(summary, old, "ListMetrics", exc)
     keys = [(e.name, v) for e in old for v in listed.get(e.name, ())]
     counts = invocation_counts(clients.cloudwatch, keys, start, end)
     candidates = _split_active(old, keys, counts, summary)
-    tags = endpoint_tags_by_arn(clients.tagging, (e.arn for e in candidates))
+    try:
+        tags = endpoint_tags_by_arn(clients.tagging, (e.arn for e in candidates))
+    except AWS_ERRORS as exc:  # protection unknown: touch nothing
+        return _all_failed(summary, candidates, "GetResources", exc)
     candidates = [replace(e, tags=tags.get(e.arn.lower(), {})) for e in candidates]
 
     to_describe = []
@@ -143,9 +149,10 @@ def run_scan(clients: AwsClients, settings: IdleDetectorSettings, now: datetime)
 
     details = _with_instance_types(clients.sagemaker, settings, idle, details, summary)
     idle = [e for e in idle if e.name in details]
-    targets = _targets_for(clients.autoscaling, settings, idle, details, summary)
-    if targets is None:
-        return summary.as_dict()
+    try:
+        targets = _targets_for(clients.autoscaling, idle, details)
+    except AWS_ERRORS as exc:  # a scale-down the schedule could undo is no saving: act on nothing
+        return _all_failed(summary, idle, "DescribeScalableTargets", exc)
 
     price = _price_lookup(region)
     for e in idle:
@@ -153,6 +160,12 @@ def run_scan(clients: AwsClients, settings: IdleDetectorSettings, now: datetime)
             settings, e.name, tags=e.tags, variants=details[e.name].variants, targets=targets, price=price
         )
         _carry_out(plan, clients, settings, summary)
+    return summary.as_dict()
+
+
+def _all_failed(summary: _Summary, endpoints: list[Endpoint], operation: str, exc: BaseException) -> dict:
+    for e in endpoints:
+        summary.error(e.name, operation, exc)
     return summary.as_dict()
 
 
@@ -219,22 +232,9 @@ def _with_instance_types(
     return result
 
 
-def _targets_for(autoscaling, settings, idle: list[Endpoint], details, summary: _Summary):
-    ids = [
-        variant_resource_id(e.name, v.name)
-        for e in idle
-        for v in details[e.name].variants
-        if not v.serverless
-    ]
-    if not ids:
-        return {}
-    try:
-        return scalable_targets(autoscaling, ids)
-    except AWS_ERRORS as exc:
-        # Without the targets a scale-down could be undone by the schedule: act on nothing.
-        for e in idle:
-            summary.error(e.name, "DescribeScalableTargets", exc)
-        return None
+def _targets_for(autoscaling, idle: list[Endpoint], details: dict[str, EndpointDetail]) -> dict:
+    ids = [variant_resource_id(e.name, v.name) for e in idle for v in details[e.name].variants if not v.serverless]
+    return scalable_targets(autoscaling, ids) if ids else {}
 
 
 def _price_lookup(region: str) -> Callable[[str], float]:
