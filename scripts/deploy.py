@@ -245,6 +245,7 @@ def run(args: argparse.Namespace) -> int:
             failure = stack_ops.first_failure(cfn, plan.stack_id)
             cause = f"{failure[0]} ({failure[1]}): {failure[2]}" if failure else "no failed resource reported"
             print(f"deploy: FAILED {target.stack_name} ({target.region}) ended {status}; first failure: {cause}")
+            write_step_summary(args.env, [], f"FAILED: {target.stack_name} ({target.region}) {status}: {cause}")
             for later_target, later_plan in planned[planned.index((target, plan)) + 1:]:
                 stack_ops.discard(deployer.client("cloudformation", later_target.region), later_plan, deployer.poll)
             if status in stack_ops.NEEDS_DELETE:

@@ -59,8 +59,16 @@ def load_config(env: str, params_dir: Path) -> dict:
         if not isinstance(value, str):
             raise ConfigError(f"params file {path}: Parameters.{key} must be a string (CloudFormation "
                               f"parameters are strings), got {json.dumps(value)}")
-    config["_path"] = str(path)
+    config["_path"] = _display(path)
     return config
+
+
+def _display(path: Path) -> str:
+    """The path as the user would type it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _require(config: dict, path: Path, key: str, kind: type) -> None:
