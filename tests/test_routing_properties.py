@@ -192,3 +192,12 @@ def test_naive_datetime_is_rejected():
     with pytest.raises(ValueError, match="now"):
         is_business_hours(datetime(2026, 7, 1, 12, 0), "UTC")
     assert is_business_hours(datetime(2026, 7, 1, 12, 0, tzinfo=UTC) + timedelta(0), "UTC")
+
+
+@EXAMPLES
+@given(instants, st.lists(st.integers(0, 6), max_size=3),
+       st.one_of(st.integers(max_value=-1), st.integers(min_value=7)))
+def test_weekday_outside_monday_to_sunday_is_a_value_error(now, good_days, bad_day):
+    """Weekdays use Python's numbering (Monday=0 ... Sunday=6); anything else is a ValueError naming weekdays."""
+    with pytest.raises(ValueError, match="weekdays"):
+        is_business_hours(now, "UTC", (*good_days, bad_day))
