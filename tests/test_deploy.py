@@ -262,3 +262,20 @@ def test_missing_aws_credentials_for_a_real_environment_fail_before_any_upload(c
     assert code == deploy.EXIT_BAD_INPUT
     assert out.strip().startswith("deploy: error: no AWS credentials for ENV=staging")
     assert "nothing was uploaded" in out
+
+
+def test_every_region_of_the_plan_is_deployed_primary_first(endpoint, capsys):
+    """staging (DR tier 1): the regional stack in eu-west-1 then eu-central-1, each with its own bucket."""
+    code, out = run_deploy(capsys, endpoint, "staging")
+
+    assert code == 0, out
+    assert out.index("executing CREATE of fixture-staging in eu-west-1") < out.index(
+        "executing CREATE of fixture-staging in eu-central-1")
+    for region, bucket in (("eu-west-1", "fixture-artifacts-staging"),
+                           ("eu-central-1", "fixture-artifacts-staging-eu-central-1")):
+        regional = stack(endpoint, "fixture-staging", region)
+        parameters = {p["ParameterKey"]: p["ParameterValue"] for p in regional["Parameters"]}
+        assert parameters["SecondaryRegion"] == "eu-central-1" and parameters["ArtifactBucket"] == bucket
+        code_key = parameters["LambdaCodeKey"]
+        assert aws("s3", endpoint, region).head_object(Bucket=bucket, Key=code_key)["ContentLength"] > 0
+    assert stack(endpoint, "fixture-staging-billing", "us-east-1")["StackStatus"] == "CREATE_COMPLETE"
