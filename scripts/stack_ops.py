@@ -93,15 +93,20 @@ def change_set_type_for(stack_name: str, status: str | None, replace_failed: boo
     return "UPDATE"
 
 
-def _changes(cfn, change_set_id: str) -> tuple[dict, list[Change]]:
+def _changes(cfn, change_set_id: str, prefix: str = "", depth: int = 0) -> tuple[dict, list[Change]]:
+    """The change set's page and its changes, nested stacks' changes included as Parent/Child rows."""
     changes: list[Change] = []
     kwargs = {"ChangeSetName": change_set_id}
     while True:
         page = cfn.describe_change_set(**kwargs)
         for item in page.get("Changes", []):
             rc = item.get("ResourceChange", {})
-            changes.append(Change(rc.get("Action", "?"), rc.get("LogicalResourceId", "?"),
-                                  rc.get("ResourceType", "?"), rc.get("Replacement") or "-"))
+            logical_id = prefix + rc.get("LogicalResourceId", "?")
+            changes.append(Change(rc.get("Action", "?"), logical_id, rc.get("ResourceType", "?"),
+                                  rc.get("Replacement") or "-"))
+            nested = rc.get("ChangeSetId")  # set with IncludeNestedStacks for a nested stack's own change set
+            if nested and depth < 5 and page.get("Status") == "CREATE_COMPLETE":
+                changes.extend(_changes(cfn, nested, f"{logical_id}/", depth + 1)[1])
         if not page.get("NextToken"):
             return page, changes
         kwargs["NextToken"] = page["NextToken"]
@@ -118,7 +123,8 @@ def create_change_set(cfn, *, region: str, stack_name: str, change_set_name: str
         created = cfn.create_change_set(
             StackName=stack_name, ChangeSetName=change_set_name, ChangeSetType=change_set_type,
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
-            Capabilities=CAPABILITIES, Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+            Capabilities=CAPABILITIES, IncludeNestedStacks=True,
+            Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
             Description=f"{change_set_type} by scripts/deploy.py", **template,
             **({"RoleARN": role_arn} if role_arn else {}),
         )
@@ -183,7 +189,7 @@ def execute(cfn, plan: ChangeSetPlan, poll: float, echo: Callable[[str], None] =
     """Execute the change set and stream new stack events until the stack settles; return its status."""
     seen = _event_ids(cfn, plan.stack_id)
     cfn.execute_change_set(ChangeSetName=plan.change_set_id)
-    total = max(len(plan.changes), 1)
+    total = max(sum("/" not in c.logical_id for c in plan.changes), 1)  # events stream the root stack only
     done: set[str] = set()
     deadline = time.monotonic() + timeout
     while True:
