@@ -93,7 +93,7 @@ def change_set_type_for(stack_name: str, status: str | None, replace_failed: boo
     return "UPDATE"
 
 
-def _changes(cfn, change_set_id: str, prefix: str = "", depth: int = 0) -> tuple[dict, list[Change]]:
+def list_changes(cfn, change_set_id: str, prefix: str = "", depth: int = 0) -> tuple[dict, list[Change]]:
     """The change set's page and its changes, nested stacks' changes included as Parent/Child rows."""
     changes: list[Change] = []
     kwargs = {"ChangeSetName": change_set_id}
@@ -106,7 +106,7 @@ def _changes(cfn, change_set_id: str, prefix: str = "", depth: int = 0) -> tuple
                                   rc.get("Replacement") or "-"))
             nested = rc.get("ChangeSetId")  # set with IncludeNestedStacks for a nested stack's own change set
             if nested and depth < 5 and page.get("Status") == "CREATE_COMPLETE":
-                changes.extend(_changes(cfn, nested, f"{logical_id}/", depth + 1)[1])
+                changes.extend(list_changes(cfn, nested, f"{logical_id}/", depth + 1)[1])
         if not page.get("NextToken"):
             return page, changes
         kwargs["NextToken"] = page["NextToken"]
@@ -136,7 +136,7 @@ def create_change_set(cfn, *, region: str, stack_name: str, change_set_name: str
     plan = ChangeSetPlan(region, stack_name, created["StackId"], created["Id"], change_set_type)
     deadline = time.monotonic() + timeout
     while True:
-        page, changes = _changes(cfn, plan.change_set_id)
+        page, changes = list_changes(cfn, plan.change_set_id)
         status = page.get("Status")
         if status == "CREATE_COMPLETE":
             plan.changes = changes

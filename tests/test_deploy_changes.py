@@ -34,7 +34,7 @@ def test_nested_stack_changes_are_listed_under_their_parent():
                         change("Add", "RouteAlarm", "AWS::CloudWatch::Alarm")],
         }, {"ChangeSetName": NESTED_ID})
 
-        _, changes = stack_ops._changes(cfn, ROOT_ID)
+        _, changes = stack_ops.list_changes(cfn, ROOT_ID)
 
     plan = stack_ops.ChangeSetPlan("us-east-1", "ml-inference-staging", "id", ROOT_ID, "UPDATE", changes)
     table = stack_ops.format_changes(plan)
