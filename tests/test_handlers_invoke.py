@@ -12,6 +12,7 @@ from inference_platform.handlers import invoke
 from inference_platform.invocation import (
     AttemptRecord,
     EndpointAnswer,
+    EndpointThrottledException,
     ModelNotReadyException,
     invoke_file,
     is_model_not_ready,
@@ -154,3 +155,12 @@ def test_secondary_region_serves_when_the_primary_fails(env, monkeypatch):
     obj = aws("s3").get_object(Bucket=BUCKET, Key="out/a.json.out")
     assert obj["Body"].read() == b'{"from": "west"}' and obj["Metadata"]["region"] == "us-west-2"
     assert [name for name, _ in env.calls] == ["sls-ep", "sls-ep-west"]
+
+
+def test_throttling_surfaces_as_its_own_retryable_error(env):
+    """Above a serverless endpoint's MaxConcurrency the call is throttled: a distinct error name the
+    state machine retries with backoff (not a cold start, not a generic failure)."""
+    env.default = Outcome(error_code="ThrottlingException", status=429)
+    with pytest.raises(EndpointThrottledException):
+        invoke.handler({"key": "in/a.json", "target": "serverless"}, CONTEXT)
+    assert env.calls_to("sls-ep") == 1

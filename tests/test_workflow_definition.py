@@ -13,7 +13,7 @@ from inference_platform.asl_bounds import (
     worst_case_seconds_to_fallback,
 )
 from inference_platform.handlers.invoke import _runtime_config
-from inference_platform.invocation import ModelNotReadyException
+from inference_platform.invocation import EndpointThrottledException, ModelNotReadyException
 from scripts.emulator_lambda import resolve_handler
 from tests.template_loader import load_template
 from tests.workflow_harness import plain
@@ -90,6 +90,8 @@ def test_model_not_ready_retry_matches_the_exception_the_lambda_raises(invoke_fi
     retrier = next(r for r in invoke["Retry"] if ModelNotReadyException.__name__ in r["ErrorEquals"])
     assert (retrier["IntervalSeconds"], retrier["MaxAttempts"], retrier["BackoffRate"]) == (3, 2, 1.0)
     assert ModelNotReadyException.__name__ == "ModelNotReadyException"
+    throttled = next(r for r in invoke["Retry"] if EndpointThrottledException.__name__ in r["ErrorEquals"])
+    assert throttled["MaxAttempts"] >= 1
 
 
 def test_every_lambda_task_retries_lambda_service_errors(pipeline, invoke_files):

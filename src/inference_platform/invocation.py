@@ -17,10 +17,15 @@ from botocore.exceptions import ClientError
 
 COLD_START_THRESHOLD_MS = 5_000.0
 MODEL_NOT_READY = "ModelNotReadyException"
+THROTTLING_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "Throttling"})
 
 
 class ModelNotReadyException(Exception):  # noqa: N818 - the name Step Functions' Retry matches
     """The endpoint has no model loaded yet (e.g. a serverless endpoint scaling from zero)."""
+
+
+class EndpointThrottledException(Exception):  # noqa: N818 - the name Step Functions' Retry matches
+    """The endpoint refused the call for capacity (e.g. above a serverless endpoint's MaxConcurrency)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,13 @@ def is_model_not_ready(exc: BaseException | None) -> bool:
     if any(c is not None for c in causes):
         return all(is_model_not_ready(c) for c in causes if c is not None)
     return False
+
+
+def is_throttled(exc: BaseException | None) -> bool:
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code") in THROTTLING_CODES
+    causes = [getattr(exc, "primary_error", None), getattr(exc, "secondary_error", None)]
+    return any(c is not None for c in causes) and all(is_throttled(c) for c in causes if c is not None)
 
 
 def single_region_invoker(runtime: Any, endpoint_name: str, region: str,
@@ -98,6 +110,8 @@ def invoke_file(s3: Any, location: str, *, input_prefix: str, output_prefix: str
         record(AttemptRecord((clock() - started) * 1000, False))
         if is_model_not_ready(exc):
             raise ModelNotReadyException(f"endpoint not ready for {key}: {exc}") from exc
+        if is_throttled(exc):
+            raise EndpointThrottledException(f"endpoint throttled the call for {key}: {exc}") from exc
         raise
     record(AttemptRecord(answer.latency_ms, True))
     out_key = output_key(input_prefix, output_prefix, key)
