@@ -191,7 +191,9 @@ def report_stack(deployer: Deployer, target: StackTarget) -> None:
         print(f"  {key:<34} {value}")
     missing = stack_ops.not_created(cfn, target.stack_name)
     if missing:
-        print(f"deploy: {len(missing)} resource(s) the emulator could NOT create (moto does not support them):")
+        why = "the emulator could NOT create (moto does not support them)" if deployer.endpoint else \
+            "listed without a physical id (not created)"
+        print(f"deploy: {len(missing)} resource(s) {why}:")
         for stack, logical_id, resource_type in missing:
             print(f"  {resource_type:<48} {logical_id}  (stack {stack})")
 
@@ -215,26 +217,37 @@ def run(args: argparse.Namespace) -> int:
     artifact = build_lambda(args.env, args.no_deps)
     change_set_name = "deploy-" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     planned: list[tuple[StackTarget, stack_ops.ChangeSetPlan]] = []
-    for target in targets:
-        planned.append(plan_target(deployer, target, artifact, args.replace_failed, change_set_name))
-        print(stack_ops.format_changes(planned[-1][1]) + "\n")
+    try:
+        for target in targets:
+            planned.append(plan_target(deployer, target, artifact, args.replace_failed, change_set_name))
+            print(stack_ops.format_changes(planned[-1][1]) + "\n")
+    except Exception:
+        discard_all(deployer, planned)  # never leave half a plan waiting in the account
+        raise
     plans = [p for _, p in planned]
-    pending = [(t, p) for t, p in planned if not p.no_changes]
-    if not pending:
-        for target, plan in planned:
-            stack_ops.discard(deployer.client("cloudformation", target.region), plan, deployer.poll)
+    if all(p.no_changes for p in plans):
+        discard_all(deployer, planned)
         print(f"deploy: no changes for {args.env}; nothing to do")
         write_step_summary(args.env, plans, "no changes")
         return 0
     if args.env == "production" and not production_approved(args):
-        for target, plan in planned:
-            stack_ops.discard(deployer.client("cloudformation", target.region), plan, deployer.poll)
+        discard_all(deployer, planned)
         print("deploy: REFUSED production deploy: set CONFIRM=yes, or run in the 'production' GitHub environment "
               "(approved by its required reviewers). Nothing was executed; the change sets were deleted.")
         write_step_summary(args.env, plans, "refused (not approved)")
         return EXIT_REFUSED
     write_step_summary(args.env, plans, "executing")
+    return execute_all(deployer, planned)
+
+
+def discard_all(deployer: Deployer, planned: list[tuple[StackTarget, stack_ops.ChangeSetPlan]]) -> None:
     for target, plan in planned:
+        stack_ops.discard(deployer.client("cloudformation", target.region), plan, deployer.poll)
+
+
+def execute_all(deployer: Deployer, planned: list[tuple[StackTarget, stack_ops.ChangeSetPlan]]) -> int:
+    """Execute the change sets in order; stop at the first failure and say why."""
+    for index, (target, plan) in enumerate(planned):
         cfn = deployer.client("cloudformation", target.region)
         if plan.no_changes:
             stack_ops.discard(cfn, plan, deployer.poll)
@@ -245,18 +258,17 @@ def run(args: argparse.Namespace) -> int:
             failure = stack_ops.first_failure(cfn, plan.stack_id)
             cause = f"{failure[0]} ({failure[1]}): {failure[2]}" if failure else "no failed resource reported"
             print(f"deploy: FAILED {target.stack_name} ({target.region}) ended {status}; first failure: {cause}")
-            write_step_summary(args.env, [], f"FAILED: {target.stack_name} ({target.region}) {status}: {cause}")
-            for later_target, later_plan in planned[planned.index((target, plan)) + 1:]:
-                stack_ops.discard(deployer.client("cloudformation", later_target.region), later_plan, deployer.poll)
+            write_step_summary(deployer.env, [], f"FAILED: {target.stack_name} ({target.region}) {status}: {cause}")
+            discard_all(deployer, planned[index + 1:])
             if status in stack_ops.NEEDS_DELETE:
                 print(f"deploy: {target.stack_name} must be deleted before the next deploy: re-run with "
                       "--replace-failed (or REPLACE_FAILED=yes)")
             return EXIT_FAILED
-        if args.env == "production":
+        if deployer.env == "production":
             cfn.update_termination_protection(StackName=target.stack_name, EnableTerminationProtection=True)
             print(f"deploy: termination protection on for {target.stack_name}")
         report_stack(deployer, target)
-    print(f"deploy: {args.env} deployed")
+    print(f"deploy: {deployer.env} deployed")
     return 0
 
 
