@@ -44,8 +44,9 @@ def configured_port() -> int:
     return int(raw)
 
 
-# moto accepts any key pair; a fixed dummy pair guarantees real credentials never reach the emulator.
-EMULATOR_KEYS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}  # nosec B105 - not a secret
+# moto accepts any key pair; a fixed dummy pair (not a secret, hence the nosec) guarantees real
+# credentials never reach the emulator.
+EMULATOR_KEYS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}  # nosec B105
 
 
 def endpoint_url(port: int) -> str:
