@@ -103,13 +103,8 @@ def plan_action(
         VariantChange(v.name, v.instance_type, v.current_count, FLOOR_INSTANCES) for v in above_floor
     )
     if not changes and not to_suspend:
-        return Plan(
-            endpoint,
-            None,
-            requested,
-            notes=tuple(notes),
-            skip_reason="already at its floor of 1 instance per variant and no active scheduled scaling",
-        )
+        reason = "already at its floor of 1 instance per variant and no active scheduled scaling"
+        return Plan(endpoint, None, requested, notes=tuple(notes), skip_reason="; ".join([reason, *notes]))
     if not changes:
         notes.append("already at its floor: no instances stopped, no savings claimed")
     for t in variant_targets:
