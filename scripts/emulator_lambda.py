@@ -23,7 +23,9 @@ integration, which passes the ASL field names (``StateMachineArn``, ``Input``) t
 spells ``executionArn``; as shipped it fails every nested execution with ``States.Runtime``.
 
 ``distributed_map_failure_tolerance()`` makes a distributed Map fail when its items fail (moto ignores
-the tolerated-failure threshold and reports success); ``workflow_emulation()`` applies all three.
+the tolerated-failure threshold and reports success); ``item_reader_listing()`` makes the Map's
+``s3:listObjectsV2`` ItemReader read every page (moto reads one, and fails on an empty prefix);
+``workflow_emulation()`` applies all four.
 
 ``scripted_sagemaker_runtime(script)`` replaces moto's sagemaker-runtime ``InvokeEndpoint`` handler
 (which always answers ``b"body"``, has no failure injection and loses the endpoint name) with the
@@ -246,9 +248,32 @@ def distributed_map_failure_tolerance() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def item_reader_listing() -> Iterator[None]:
+    """A distributed Map's ``s3:listObjectsV2`` ItemReader reads every page, as Step Functions does.
+
+    moto reads only the first page (1,000 keys) and fails with KeyError 'Contents' on an empty prefix.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval.resource_eval_s3 import (
+        ResourceEvalS3,
+    )
+
+    def list_objects_v2(env: Any, resource_runtime_part: Any, state_credentials: Any) -> None:
+        s3 = ResourceEvalS3._get_s3_client(resource_runtime_part=resource_runtime_part,
+                                           state_credentials=state_credentials)
+        parameters = env.stack.pop()
+        contents: list[dict] = []
+        for page in s3.get_paginator("list_objects_v2").paginate(**parameters):
+            contents.extend(page.get("Contents", []))
+        env.stack.append(contents)
+
+    with mock.patch.object(ResourceEvalS3, "_handle_list_objects_v2", staticmethod(list_objects_v2)):
+        yield
+
+
+@contextlib.contextmanager
 def workflow_emulation() -> Iterator[None]:
     """Everything the InferencePipeline needs from moto beyond ``execute_state_machine``."""
-    with in_process_lambdas(), nested_executions(), distributed_map_failure_tolerance():
+    with in_process_lambdas(), nested_executions(), distributed_map_failure_tolerance(), item_reader_listing():
         yield
 
 

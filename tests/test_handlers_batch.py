@@ -150,7 +150,8 @@ def test_job_names_are_valid_and_stable():
 
 def test_start_batch_config_names_missing_variables():
     with pytest.raises(ValueError, match="MODEL_NAME"):
-        StartBatchConfig.from_env({"INPUT_LOCATION": "b", "TRANSFORM_INSTANCE_TYPE": "ml.m5.large"})
+        StartBatchConfig.from_env({"INPUT_LOCATION": "b", "TRANSFORM_INSTANCE_TYPE": "ml.m5.large",
+                                   "INPUT_PREFIX": "in/", "OUTPUT_PREFIX": "out/"})
 
 
 def test_start_transform_requires_token_and_execution(workflow):
@@ -158,7 +159,8 @@ def test_start_transform_requires_token_and_execution(workflow):
 
     config = StartBatchConfig.from_env({
         "INPUT_LOCATION": harness.BUCKET, "MODEL_NAME": "m", "TRANSFORM_INSTANCE_TYPE": "ml.m5.large",
-        "STATE_TABLE_NAME": TABLE, "JOB_NAME_PREFIX": "p", "ENVIRONMENT": "local"})
+        "STATE_TABLE_NAME": TABLE, "JOB_NAME_PREFIX": "p", "ENVIRONMENT": "local",
+        "INPUT_PREFIX": "input/", "OUTPUT_PREFIX": "output/"})
     store = TokenStore(harness._session().resource("dynamodb").Table(TABLE))
     with pytest.raises(ValueError, match="task_token"):
         start_transform(aws("sagemaker"), store, config, task_token="", execution_arn=EXEC_ARN, home_region="x")
@@ -182,7 +184,8 @@ def test_retried_start_batch_keeps_waiting_for_the_job_it_already_created(workfl
 
     config = StartBatchConfig.from_env({
         "INPUT_LOCATION": harness.BUCKET, "MODEL_NAME": "m", "TRANSFORM_INSTANCE_TYPE": "ml.m5.large",
-        "STATE_TABLE_NAME": TABLE, "JOB_NAME_PREFIX": "p", "ENVIRONMENT": "local"})
+        "STATE_TABLE_NAME": TABLE, "JOB_NAME_PREFIX": "p", "ENVIRONMENT": "local",
+        "INPUT_PREFIX": "input/", "OUTPUT_PREFIX": "output/"})
     store = TokenStore(harness._session().resource("dynamodb").Table(TABLE))
     exists = RejectingSageMaker("ValidationException", "Job name must be unique: a job with this name already exists")
 

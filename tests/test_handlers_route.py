@@ -1,4 +1,4 @@
-"""Route: bounded listing, routing from the template's settings, manifest by reference, clear config errors."""
+"""Route: bounded listing, routing from the template's settings, a small result, clear config errors."""
 
 from __future__ import annotations
 
@@ -106,17 +106,24 @@ def test_decision_follows_template_settings(now, mode, overrides, expected):
     assert decide(config(**overrides), mode, 2, False, now).strategy.value == expected
 
 
-def test_real_time_request_gets_a_manifest_and_batch_does_not(s3):
+def test_route_counts_only_up_to_the_threshold_and_never_lists_keys_into_the_state(s3):
     put(s3, 3)
     small = route_request(s3, config(), {"mode": "serverless"}, "exec-1", WEDNESDAY_NOON_NY)
-    assert small["manifest"] == {"bucket": BUCKET, "key": "out/manifests/exec-1.json"}
-    manifest = json.loads(s3.get_object(Bucket=BUCKET, Key="out/manifests/exec-1.json")["Body"].read())
-    assert manifest == [{"key": f"in/f{i:05d}"} for i in range(3)]
+    assert (small["strategy"], small["file_count"], small["file_count_is_lower_bound"]) == \
+        ("serverless_inference", 3, False)
 
     put(s3, 10)
     big = route_request(s3, config(), {}, "exec-2", WEDNESDAY_NOON_NY)
     assert (big["strategy"], big["file_count"], big["file_count_is_lower_bound"]) == ("batch_transform", 5, True)
-    assert big["manifest"] is None
+    assert len(json.dumps(big)) < 400  # a few fields, whatever the number of files
+
+
+def test_outputs_and_folder_markers_are_not_counted_as_inputs(s3):
+    s3.put_object(Bucket=BUCKET, Key="in/", Body=b"")
+    put(s3, 2)
+    listing = list_keys_up_to(s3, BUCKET, "", 10, exclude_prefix="out/")
+    s3.put_object(Bucket=BUCKET, Key="out/in/f00000.out", Body=b"{}")
+    assert list_keys_up_to(s3, BUCKET, "", 10, exclude_prefix="out/").keys == listing.keys == ("in/f00000", "in/f00001")
 
 
 def test_handler_reads_its_settings_from_the_environment(s3, monkeypatch):
@@ -142,6 +149,8 @@ def test_handler_reads_its_settings_from_the_environment(s3, monkeypatch):
         ({"BUSINESS_DAYS": "MON-FUNDAY"}, "BUSINESS_DAYS"),
         ({"BUSINESS_DAYS": "FRI-MON"}, "BUSINESS_DAYS"),
         ({"INPUT_PREFIX": "/abs"}, "INPUT_PREFIX"),
+        ({"INPUT_PREFIX": "data/", "OUTPUT_PREFIX": "data/results/"}, "OUTPUT_PREFIX"),
+        ({"INPUT_PREFIX": "", "OUTPUT_PREFIX": "results/"}, "OUTPUT_PREFIX"),
     ],
 )
 def test_bad_configuration_names_the_variable(overrides, variable):

@@ -107,13 +107,16 @@ def test_every_lambda_task_retries_lambda_service_errors(pipeline, invoke_files)
     assert _runtime_config(65).retries == {"mode": "standard", "total_max_attempts": 1}
 
 
-def test_file_keys_travel_by_reference(pipeline, invoke_files):
-    """No unbounded list in a state payload: the map reads a manifest object and writes results to S3."""
+def test_file_keys_never_travel_through_the_state(pipeline, invoke_files):
+    """No unbounded list in a state payload: the map lists the input prefix itself and writes its
+    results to S3; Route passes only counts and the strategy."""
     map_state = invoke_files["States"]["InvokeEachFile"]
-    assert map_state["ItemReader"]["Resource"] == "arn:aws:states:::s3:getObject"
+    assert map_state["ItemReader"]["Resource"] == "arn:aws:states:::s3:listObjectsV2"
+    assert map_state["ItemReader"]["Parameters"] == {"Bucket": "${InputLocation}", "Prefix": "${InputPrefix}"}
     assert map_state["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
     assert map_state["ResultWriter"]["Resource"] == "arn:aws:states:::s3:putObject"
-    assert "manifest.$" in str(pipeline["States"]["Route"]["ResultSelector"])
+    assert set(pipeline["States"]["Route"]["ResultSelector"]) == {
+        "strategy.$", "file_count.$", "file_count_is_lower_bound.$", "business_hours.$"}
 
 
 def test_state_machines_are_standard_logged_and_traced(template):

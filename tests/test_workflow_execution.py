@@ -75,6 +75,23 @@ def test_serverless_route_when_provisioned_is_off(script):
     assert script.calls_to(SERVERLESS) == 2
 
 
+def test_forced_real_time_mode_covers_every_file_beyond_the_threshold(script):
+    """Route stops counting at the threshold, but a forced serverless request still processes every
+    file: the map lists the prefix itself (outputs and folder markers are not inputs)."""
+    workflow = harness.deploy({"BatchThreshold": "2"})
+    keys = harness.put_inputs(5)
+    harness.aws("s3").put_object(Bucket=BUCKET, Key="input/", Body=b"")  # a folder marker
+    execution = workflow.start("forced-many", {"mode": "serverless"})
+
+    described = workflow.wait(execution)
+
+    assert described["status"] == "SUCCEEDED", described
+    route = json.loads(described["output"])["route"]
+    assert (route["file_count"], route["file_count_is_lower_bound"]) == (2, True)
+    assert sorted(s3_objects("output/file-")) == sorted(k.replace("input/", "output/") + ".out" for k in keys)
+    assert script.calls_to(SERVERLESS) == 5
+
+
 def test_batch_route_waits_for_the_transform_job_and_callback_completes_it(script):
     """At the threshold auto mode goes to batch: the transform job covers the input prefix, the
     execution waits, and the job's Completed event (through BatchCallback) finishes it."""

@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
+from inference_platform.s3_listing import is_input_file
+
 COLD_START_THRESHOLD_MS = 5_000.0
 MODEL_NOT_READY = "ModelNotReadyException"
 THROTTLING_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "Throttling"})
@@ -101,6 +103,9 @@ def invoke_file(s3: Any, location: str, *, input_prefix: str, output_prefix: str
                 clock: Callable[[], float] = time.perf_counter) -> dict:
     if not key or not isinstance(key, str):
         raise ValueError(f"key must be a non-empty string, got {key!r}")
+    if not is_input_file(key, output_prefix):
+        # The map lists the whole input prefix: folder markers are not files, and the endpoint never sees them.
+        return {"key": key, "output_key": None, "skipped": True, "attempt": attempt}
     obj = s3.get_object(Bucket=location, Key=key)
     payload = obj["Body"].read()
     started = clock()

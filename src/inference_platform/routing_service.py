@@ -1,11 +1,15 @@
-"""The Route step: count the request's files (bounded), decide the path, and hand over a manifest reference.
+"""The Route step: count the request's files (bounded) and decide the path.
 
-Pure decision in :func:`decide`; S3 side effects in :func:`route_request`, with the client passed in.
+Counting stops at the batch threshold: that is all the decision needs. The files themselves are never
+listed into the state: the real-time paths' distributed Map lists the input prefix on its own
+(``ItemReader`` ``s3:listObjectsV2``), so a forced real-time request over many files still covers all
+of them, and the state stays small whatever the count.
+
+Pure decision in :func:`decide`; the S3 listing in :func:`route_request`, with the client passed in.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -56,30 +60,20 @@ def decide(config: RouteConfig, mode: str, file_count: int, threshold_reached: b
     return Decision(resolve_inference_strategy(ctx), file_count, threshold_reached, business, mode)
 
 
-def manifest_key(config: RouteConfig, execution_name: str) -> str:
-    return f"{config.output_prefix}manifests/{execution_name}.json"
-
-
 def route_request(s3: Any, config: RouteConfig, request: Any, execution_name: str, now: datetime) -> dict:
     """Everything the state machine needs to branch, small enough for any state payload."""
     if not execution_name:
         raise ValueError("execution_name is required (pass $$.Execution.Name)")
     mode = requested_mode(request)
-    listing = list_keys_up_to(s3, config.input_location, config.input_prefix, config.batch_threshold)
+    listing = list_keys_up_to(s3, config.input_location, config.input_prefix, config.batch_threshold,
+                              exclude_prefix=config.output_prefix)
     decision = decide(config, mode, len(listing.keys), listing.limit_reached, now)
-    result: dict[str, Any] = {
+    return {
         "strategy": decision.strategy.value,
         "file_count": decision.file_count,
         "file_count_is_lower_bound": decision.threshold_reached,
         "business_hours": decision.business_hours,
         "mode": decision.mode,
         "listing_pages": listing.pages,
-        "manifest": None,
+        "execution_name": execution_name,
     }
-    if decision.strategy is not InferenceStrategy.BATCH_TRANSFORM and listing.keys:
-        # The key list goes to S3, the state carries only where it is (the 256 KB payload limit).
-        key = manifest_key(config, execution_name)
-        body = json.dumps([{"key": k} for k in listing.keys]).encode()
-        s3.put_object(Bucket=config.input_location, Key=key, Body=body, ContentType="application/json")
-        result["manifest"] = {"bucket": config.input_location, "key": key}
-    return result

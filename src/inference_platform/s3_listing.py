@@ -20,8 +20,14 @@ class Listing:
     pages: int
 
 
-def list_keys_up_to(s3: Any, location: str, prefix: str, limit: int, page_size: int = PAGE_SIZE) -> Listing:
-    """Up to ``limit`` object keys under ``prefix``; folder markers (keys ending in '/') are skipped.
+def is_input_file(key: str, output_prefix: str = "") -> bool:
+    """A file to run inference on: not a folder marker (key ending in '/'), not one of our own outputs."""
+    return not key.endswith("/") and not (output_prefix and key.startswith(output_prefix))
+
+
+def list_keys_up_to(s3: Any, location: str, prefix: str, limit: int, *, page_size: int = PAGE_SIZE,
+                    exclude_prefix: str = "") -> Listing:
+    """Up to ``limit`` input files under ``prefix`` (see :func:`is_input_file`).
 
     ``location`` is passed as ``Bucket``: boto3 accepts a bucket name, an access point alias or an
     access point ARN there.
@@ -37,7 +43,7 @@ def list_keys_up_to(s3: Any, location: str, prefix: str, limit: int, page_size: 
             request["ContinuationToken"] = token
         page = s3.list_objects_v2(**request)
         pages += 1
-        keys.extend(obj["Key"] for obj in page.get("Contents", []) if not obj["Key"].endswith("/"))
+        keys.extend(obj["Key"] for obj in page.get("Contents", []) if is_input_file(obj["Key"], exclude_prefix))
         if len(keys) >= limit:
             return Listing(tuple(keys[:limit]), True, pages)
         if not page.get("IsTruncated"):

@@ -54,6 +54,16 @@ def _prefix(env: Mapping[str, str], name: str) -> str:
     return value
 
 
+def _prefixes(env: Mapping[str, str]) -> tuple[str, str]:
+    """INPUT_PREFIX and OUTPUT_PREFIX; outputs inside the input would be read back as new inputs (and fed
+    to the next batch transform job over the input prefix)."""
+    input_prefix, output_prefix = _prefix(env, "INPUT_PREFIX"), _prefix(env, "OUTPUT_PREFIX")
+    if output_prefix.startswith(input_prefix):
+        raise ValueError(f"OUTPUT_PREFIX {output_prefix!r} must not be inside INPUT_PREFIX {input_prefix!r}: "
+                         "results would be read back as inputs")
+    return input_prefix, output_prefix
+
+
 @dataclass(frozen=True)
 class RouteConfig:
     input_location: str
@@ -78,10 +88,11 @@ class RouteConfig:
         end = _integer(env, "BUSINESS_END_HOUR", 18, 1, 24)
         if end <= start:
             raise ValueError(f"BUSINESS_END_HOUR ({end}) must be after BUSINESS_START_HOUR ({start})")
+        input_prefix, output_prefix = _prefixes(env)
         return cls(
             input_location=_required(env, "INPUT_LOCATION"),
-            input_prefix=_prefix(env, "INPUT_PREFIX"),
-            output_prefix=_prefix(env, "OUTPUT_PREFIX"),
+            input_prefix=input_prefix,
+            output_prefix=output_prefix,
             batch_threshold=_integer(env, "BATCH_THRESHOLD", 1000, 1, 100_000),
             timezone=timezone,
             business_start_hour=start,
@@ -105,10 +116,11 @@ class InvokeConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> InvokeConfig:
+        input_prefix, output_prefix = _prefixes(env)
         return cls(
             input_location=_required(env, "INPUT_LOCATION"),
-            input_prefix=_prefix(env, "INPUT_PREFIX"),
-            output_prefix=_prefix(env, "OUTPUT_PREFIX"),
+            input_prefix=input_prefix,
+            output_prefix=output_prefix,
             endpoints={
                 "provisioned": env.get("PROVISIONED_ENDPOINT_NAME", "").strip(),
                 "serverless": env.get("SERVERLESS_ENDPOINT_NAME", "").strip(),
@@ -139,10 +151,11 @@ class StartBatchConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> StartBatchConfig:
+        input_prefix, output_prefix = _prefixes(env)
         return cls(
             input_location=_required(env, "INPUT_LOCATION"),
-            input_prefix=_prefix(env, "INPUT_PREFIX"),
-            output_prefix=_prefix(env, "OUTPUT_PREFIX"),
+            input_prefix=input_prefix,
+            output_prefix=output_prefix,
             model_name=_required(env, "MODEL_NAME"),
             instance_type=_required(env, "TRANSFORM_INSTANCE_TYPE"),
             instance_count=_integer(env, "TRANSFORM_INSTANCE_COUNT", 1, 1, 100),

@@ -1,4 +1,4 @@
-"""Route Lambda: ``{"request": <execution input>, "execution_name": ...}`` -> strategy + manifest reference."""
+"""Route Lambda: ``{"request": <execution input>, "execution_name": ...}`` -> strategy and bounded file count."""
 
 from __future__ import annotations
 
@@ -20,5 +20,5 @@ def handler(event: dict, context: Any) -> dict:
     result = route_request(
         client("s3"), config, event.get("request"), str(event.get("execution_name", "")), datetime.now(UTC)
     )
-    logger.info("routed", extra={k: v for k, v in result.items() if k != "manifest"})
+    logger.info("routed", extra=result)
     return result
