@@ -121,7 +121,8 @@ def _datapoint(endpoint: str, v: VariantSpec, now: datetime) -> dict:
 
 def bench_fleet(n: int, seed: int) -> list[EndpointSpec]:
     """5% idle, 10% protected, 20% production, a third with two variants, 2% younger than the window."""
-    rng = random.Random(seed)  # noqa: S311 - a reproducible test fleet, not cryptography
+    # A reproducible benchmark fleet, not cryptography.
+    rng = random.Random(seed)  # noqa: S311  # nosec B311
     idle = set(rng.sample(range(n), max(1, n // 20)))
     protected = set(rng.sample(range(n), n // 10))
     specs = []
