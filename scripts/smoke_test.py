@@ -114,14 +114,17 @@ class Smoke:
         run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         if self.endpoint:
             _ensure_bucket(s3, location, region)
-        for index in range(SAMPLE_FILES):
-            s3.put_object(Bucket=location, Key=f"{prefix}smoke-{run_id}-{index}.json",
-                          Body=json.dumps({"instances": [[index, index + 1]]}).encode(),
+        keys = [f"{prefix}smoke-{run_id}-{index}.json" for index in range(SAMPLE_FILES)]
+        for index, key in enumerate(keys):
+            s3.put_object(Bucket=location, Key=key, Body=json.dumps({"instances": [[index, index + 1]]}).encode(),
                           ContentType="application/json")
         sfn = self.client("stepfunctions", region)
         name = f"smoke-{run_id}"
-        execution = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps({"mode": "auto"}))
-        described = _wait_for_execution(sfn, execution["executionArn"], self.timeout)
+        try:
+            execution = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps({"mode": "auto"}))
+            described = _wait_for_execution(sfn, execution["executionArn"], self.timeout)
+        finally:
+            _remove_samples(s3, location, keys)  # later real runs must not pick them up
         detail = described["status"]
         if described["status"] == "SUCCEEDED":
             route = (json.loads(described.get("output") or "{}").get("route") or {})
@@ -151,6 +154,14 @@ def _ensure_bucket(s3, bucket: str, region: str) -> None:
     except ClientError:
         extra = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
         s3.create_bucket(Bucket=bucket, **extra)
+
+
+def _remove_samples(s3, location: str, keys: list[str]) -> None:
+    try:
+        s3.delete_objects(Bucket=location, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True})
+    except ClientError as exc:
+        print(f"smoke: WARNING could not remove the sample files {keys} from {location}: "
+              f"{exc.response['Error'].get('Code')}")
 
 
 def _wait_for_execution(sfn, arn: str, timeout: float) -> dict:

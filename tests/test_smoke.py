@@ -10,6 +10,7 @@ import io
 from contextlib import redirect_stdout
 from pathlib import Path
 
+import boto3
 import pytest
 
 from scripts import deploy, local_aws, smoke_test
@@ -56,6 +57,9 @@ def test_local_deployment_passes_end_to_end_including_a_sample_request(endpoint,
     assert table["state machine sample request (us-east-1)"] == "PASS"
     assert "SUCCEEDED" in out and "over 3 file(s)" in out
     assert "0 failed" in out
+    s3 = boto3.Session(**local_aws.EMULATOR_KEYS).client("s3", region_name="us-east-1", endpoint_url=endpoint)
+    left = s3.list_objects_v2(Bucket="ml-inference-local-input", Prefix="input/smoke-").get("KeyCount", 0)
+    assert left == 0  # the sample files are removed, so a later real run does not process them
 
 
 def test_alarms_the_emulator_could_not_create_are_skipped_not_passed(endpoint, capsys):
