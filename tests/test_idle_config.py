@@ -73,3 +73,12 @@ def test_reads_os_environ_by_default(monkeypatch):
     monkeypatch.setenv("ENVIRONMENT", "local")
     monkeypatch.setenv("DRY_RUN", "false")
     assert IdleDetectorSettings.from_env().dry_run is False
+
+
+def test_handler_fails_fast_naming_the_bad_variable(monkeypatch):
+    from inference_platform.handlers import idle_detector
+
+    monkeypatch.setenv("ENVIRONMENT", "staging")
+    monkeypatch.setenv("AUTO_STOP_ACTION", "terminate")
+    with pytest.raises(ConfigError, match="AUTO_STOP_ACTION must be one of scale_down, disable_schedules, delete"):
+        idle_detector.handler({}, None)
