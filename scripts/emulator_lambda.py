@@ -51,7 +51,6 @@ from unittest import mock
 from urllib.parse import unquote
 
 _DISPATCH_LOCK = threading.RLock()
-DEFAULT_ACCOUNT_ID = "123456789012"
 
 
 @dataclass(frozen=True)
