@@ -6,8 +6,9 @@ script lie or crash (measured, see EMULATOR-NOTES.md):
 1. ``!GetAtt Child.Outputs.X`` on a nested stack answers 500: moto's ``Stack`` has no
    ``get_cfn_attribute``. Patched to read the child's outputs, as CloudFormation does.
 2. Stacks created through a change set have no Outputs: moto builds the output map from the empty
-   template of the ``REVIEW_IN_PROGRESS`` stack and never rebuilds it. Patched to rebuild it after
-   the change set is applied.
+   template of the ``REVIEW_IN_PROGRESS`` stack and never rebuilds it; and it keeps the first change
+   set's parameters, so after an update an identical redeploy is not recognised as "no changes".
+   Patched to rebuild the outputs and record the parameters after each change set.
 3. A resource that fails during ``ExecuteChangeSet`` makes the API call itself fail with a 500 and
    leaves the stack half-made. CloudFormation instead accepts the call, records a ``CREATE_FAILED``
    event naming the resource and the reason, and rolls back (``ROLLBACK_COMPLETE`` for a new stack,
@@ -198,6 +199,8 @@ def _patch_execute_change_set() -> None:
         except Exception as exc:
             _record_failure(stack, change_set, exc)
             return
+        # moto keeps the parameters of the first change set forever; later "no changes" checks need these.
+        stack.parameters = dict(change_set.parameters)
         # Rebuild what moto built from the empty REVIEW_IN_PROGRESS template.
         stack._parse_template()
         stack.description = stack.template_dict.get("Description")

@@ -156,6 +156,9 @@ def test_update_shows_the_modified_resources_and_applies_them(endpoint, first_de
     topic = {o["OutputKey"]: o["OutputValue"] for o in stack(endpoint, "fixture-local")["Outputs"]}["TopicArn"]
     assert aws("sns", endpoint).get_topic_attributes(TopicArn=topic)["Attributes"]["DisplayName"] == "second"
 
+    code, out = run_deploy(capsys, endpoint, "local", templates)  # the same again: nothing left to change
+    assert code == 0 and "fixture-local (eu-west-1) - UPDATE: no changes" in out, out
+
 
 def test_failed_deploy_prints_the_failing_resource_and_its_reason(endpoint, capsys):
     code, out = run_deploy(capsys, endpoint, "local", BROKEN)
