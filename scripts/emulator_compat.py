@@ -324,26 +324,24 @@ def _patch_change_set_conditions() -> None:
         by_action = self.stack.resource_map.build_resource_diff(self.template_dict, self.parameters)
         new_resources = self.template_dict.get("Resources") or {}
         old_resources = self.stack.resource_map._resource_json_map
-        changes = [Change(action, name, (new_resources.get(name) or old_resources.get(name) or {}).get("Type", "?"))
-                   for action in ("Add", "Modify", "Remove") for name in by_action[action]]
         try:
             new_on = _switch(self.template_dict, self.parameters, self.stack)
             old_on = _switch(self.stack.template_dict, self.stack.parameters, self.stack) \
                 if self.stack.template_dict else (lambda name: False)
-        except Exception:  # unresolvable parameters: keep moto's answer rather than guess
-            return changes
-        kept = []
-        for change in changes:
-            name = change.logical_resource_id
+        except Exception:  # unresolvable parameters: fall back to moto's template-only answer
+            new_on = lambda name: name in new_resources  # noqa: E731
+            old_on = lambda name: name in old_resources  # noqa: E731
+        changes = []
+        for name in [*new_resources, *(n for n in old_resources if n not in new_resources)]:
             now, before = new_on(name), old_on(name)
-            action = {(True, True): "Modify", (True, False): "Add", (False, True): "Remove"}.get((now, before))
-            if change.action == "Add":
-                action = "Add" if now else None
-            elif change.action == "Remove":
-                action = "Remove" if before else None
+            if now and before:
+                action = "Modify" if name in by_action["Modify"] else None
+            else:
+                action = "Add" if now else ("Remove" if before else None)  # a Condition switched on or off
             if action:
-                kept.append(change if action == change.action else Change(action, name, change.resource_type))
-        return kept
+                resource_type = (new_resources.get(name) or old_resources.get(name) or {}).get("Type", "?")
+                changes.append(Change(action, name, resource_type))
+        return changes
 
     _set(ChangeSet, "diff", diff)
 
