@@ -1,6 +1,6 @@
 """CloudFormation compatibility patches for moto 5.2.5, used ONLY by the local emulator and its tests.
 
-moto is close enough to CloudFormation for a local deploy, but four gaps would make the deploy
+moto is close enough to CloudFormation for a local deploy, but these gaps would make the deploy
 script lie or crash (measured, see EMULATOR-NOTES.md):
 
 1. ``!GetAtt Child.Outputs.X`` on a nested stack answers 500: moto's ``Stack`` has no
@@ -19,29 +19,26 @@ script lie or crash (measured, see EMULATOR-NOTES.md):
    resource whose Condition is false. Patched so the row names the logical id and type and has no
    physical id (the deploy script reports those as "not created by the emulator"), and resources
    switched off by a Condition are left out, as in CloudFormation.
-
 5. ``AWS::KMS::Key`` with CloudFormation-style ``Tags`` (Key/Value) fails with ``KeyError: 'TagKey'``
    and ``!GetAtt Key.KeyId`` is refused. Patched to translate the tags and answer ``KeyId``.
-
 6. Change sets list resources whose Condition is false as "Add", and do not list resources that
    change only because a parameter they use changed. Patched to match CloudFormation on both.
-
 7. ``AWS::DynamoDB::GlobalTable`` is skipped, so nothing that uses the state table works. Emulated
    as a regional ``AWS::DynamoDB::Table`` with the same name, keys and TTL (no replicas), and said so
    in the stack event.
-
 8. ``AWS::StepFunctions::StateMachine`` ignores ``Definition``/``DefinitionSubstitutions`` and lands
    in a backend the API no longer serves once ``execute_state_machine`` is on (the machine exists in
    the stack but ``StartExecution`` says it does not). Patched to build the definition as
    CloudFormation does and to create it where executions run.
-
 9. ``UpdateTerminationProtection`` does not exist (500). Added, and ``DeleteStack`` refuses a
    protected stack as CloudFormation does.
 
-Also adds per-resource ``CREATE_IN_PROGRESS``/``CREATE_COMPLETE`` events (moto only records
-stack-level ones) so event streaming shows progress locally.
+Also adds per-resource ``*_IN_PROGRESS``/``*_COMPLETE`` events (moto only records stack-level ones)
+so event streaming shows progress locally.
 
-``install()`` is idempotent; nothing here is imported by the Lambda package or by real deploys.
+``install()`` applies the patches for the life of the process (the emulator server); ``patched()``
+applies them for a ``with`` block and restores moto afterwards (tests). Nothing here is imported by
+the Lambda package or by real deploys.
 """
 
 from __future__ import annotations
@@ -52,8 +49,6 @@ from collections.abc import Iterator
 from typing import Any
 
 _ORIGINALS: list[tuple[Any, str, Any]] = []  # (owner, attribute, original value) in patch order
-
-
 _MISSING = object()
 
 
