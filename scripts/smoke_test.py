@@ -115,9 +115,16 @@ class Smoke:
         if self.endpoint:
             _ensure_bucket(s3, location, region)
         keys = [f"{prefix}smoke-{run_id}-{index}.json" for index in range(SAMPLE_FILES)]
-        for index, key in enumerate(keys):
-            s3.put_object(Bucket=location, Key=key, Body=json.dumps({"instances": [[index, index + 1]]}).encode(),
-                          ContentType="application/json")
+        try:
+            for index, key in enumerate(keys):
+                s3.put_object(Bucket=location, Key=key, ContentType="application/json",
+                              Body=json.dumps({"instances": [[index, index + 1]]}).encode())
+        except ClientError as exc:
+            code = exc.response["Error"].get("Code")
+            self.record(f"state machine sample request ({region})", False,
+                        f"cannot write sample files to {location}/{prefix} ({code}): the caller needs s3:PutObject "
+                        f"and s3:DeleteObject on {prefix}smoke-*")
+            return
         sfn = self.client("stepfunctions", region)
         name = f"smoke-{run_id}"
         try:
