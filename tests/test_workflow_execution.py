@@ -223,6 +223,22 @@ def test_serverless_timeout_falls_back_to_batch(script):
     assert wait_for_transform_job()["TransformJobStatus"]
 
 
+def test_provisioned_endpoint_errors_fall_back_to_batch_too(script):
+    """A 5xx from the provisioned endpoint is not retried as a cold start: the file fails, the child run
+    fails, and the request goes to batch instead of being lost."""
+    script.outcomes[PROVISIONED] = [Outcome.server_error()]
+    workflow = harness.deploy()
+    harness.put_inputs(1)
+    execution = workflow.start("provisioned-down", {"mode": "provisioned"})
+
+    workflow.wait_for_state(execution, "BatchTransform")
+
+    reason = state_input(workflow.history(execution), "FallbackToBatchTransform")["fallback_reason"]
+    assert reason["Error"] == "States.TaskFailed"
+    assert script.calls_to(PROVISIONED) == 1
+    assert wait_for_transform_job()["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == f"s3://{BUCKET}/input/"
+
+
 def test_empty_input_prefix_succeeds_without_inference(script):
     workflow = harness.deploy()
     execution = workflow.start("empty")
