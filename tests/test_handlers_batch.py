@@ -120,6 +120,27 @@ def test_transient_delivery_error_puts_the_token_back_for_the_retried_event(work
     assert workflow.wait(execution)["status"] == "SUCCEEDED"
 
 
+def test_unreachable_home_region_puts_the_token_back(workflow):
+    """A connection error to the home region (not a ClientError) must not leave the token claimed."""
+    from botocore.exceptions import EndpointConnectionError
+
+    execution, job_name = waiting_batch_execution(workflow, "unreachable")
+
+    class UnreachableStepFunctions:
+        def send_task_success(self, **_):
+            raise EndpointConnectionError(endpoint_url="https://states.us-east-1.amazonaws.com")
+
+    counted: list[str] = []
+    store = TokenStore(harness._session().resource("dynamodb").Table(TABLE))
+    with pytest.raises(EndpointConnectionError):
+        complete_from_event(parse_event(transform_event(job_name)), store, lambda _: UnreachableStepFunctions(),
+                            counted.append)
+
+    assert token_item(job_name)["status"] == "WAITING" and counted == ["TokenDeliveryRetried"]
+    workflow.invoke_callback(transform_event(job_name))
+    assert workflow.wait(execution)["status"] == "SUCCEEDED"
+
+
 def test_job_name_cannot_be_taken_over_by_another_execution(workflow):
     store = TokenStore(harness._session().resource("dynamodb").Table(TABLE))
     store.put_waiting("job-1", "token-a", "us-east-1", "arn:exec-a", 7)

@@ -157,6 +157,31 @@ def test_secondary_region_serves_when_the_primary_fails(env, monkeypatch):
     assert [name for name, _ in env.calls] == ["sls-ep", "sls-ep-west"]
 
 
+def test_secondary_stack_invokes_its_own_region(env, monkeypatch):
+    """In the secondary region's own stack SECONDARY_REGION is the current region: stay single-region."""
+    monkeypatch.setenv("SECONDARY_REGION", "us-east-1")
+    monkeypatch.setenv("SECONDARY_SERVERLESS_ENDPOINT_NAME", "sls-ep-west")
+    env.outcomes["sls-ep"] = [Outcome.ok('{"from": "home"}')]
+
+    result = invoke.handler({"key": "in/a.json", "target": "serverless"}, CONTEXT)
+
+    assert (result["region"], result["failover"]) == ("us-east-1", False)
+    assert [name for name, _ in env.calls] == ["sls-ep"]
+
+
+def test_primary_endpoint_name_never_goes_to_another_region(env, monkeypatch):
+    """Endpoint names are generated per region: without the secondary's own name there is no failover,
+    rather than a call to the secondary under the primary's name."""
+    monkeypatch.setenv("SECONDARY_REGION", "us-west-2")
+    monkeypatch.setenv("SECONDARY_SERVERLESS_ENDPOINT_NAME", "")
+    env.outcomes["sls-ep"] = [Outcome.server_error()]
+
+    with pytest.raises(ClientError):
+        invoke.handler({"key": "in/a.json", "target": "serverless"}, CONTEXT)
+
+    assert [name for name, _ in env.calls] == ["sls-ep"]
+
+
 def test_throttling_surfaces_as_its_own_retryable_error(env):
     """Above a serverless endpoint's MaxConcurrency the call is throttled: a distinct error name the
     state machine retries with backoff (not a cold start, not a generic failure)."""

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from inference_platform.state_store import WAITING, TokenStore
 from inference_platform.workflow_config import StartBatchConfig
@@ -124,6 +124,12 @@ def complete_from_event(event: TransformEvent, store: TokenStore, sfn_for_region
             count("TokenUndeliverable")
             return CallbackOutcome(event.job_name, "undeliverable", code)
         store.release(event.job_name)  # transient: leave it WAITING for the retried event
+        count("TokenDeliveryRetried")
+        raise
+    except BotoCoreError:
+        # Home region unreachable (connection error, timeout): never keep the claim, or the retried
+        # event would see a "duplicate" and the token would be stuck CLAIMED for good.
+        store.release(event.job_name)
         count("TokenDeliveryRetried")
         raise
     store.mark_delivered(event.job_name)

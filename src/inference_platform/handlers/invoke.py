@@ -48,10 +48,13 @@ def _invoker(config: InvokeConfig, target: str) -> EndpointInvoker:
     if not endpoint:
         raise ValueError(f"target {target!r} is not enabled in this deployment (no endpoint name configured)")
     region = current_region()
-    if not config.secondary_region:
+    secondary_endpoint = config.secondary_endpoints[target]
+    # Single region when no secondary is configured, when this stack IS the secondary, or when the
+    # secondary's endpoint name is unknown: names are generated per region, so the primary's name
+    # must never be sent to the other region.
+    if not config.secondary_region or config.secondary_region == region or not secondary_endpoint:
         return single_region_invoker(client("sagemaker-runtime", region, _runtime_config(config.read_timeout_s)),
                                      endpoint, region)
-    secondary_endpoint = config.secondary_endpoints[target] or endpoint
     key = (region, config.secondary_region, endpoint, secondary_endpoint)
     if key not in _CROSS_REGION:
         _CROSS_REGION[key] = CrossRegionClient(
