@@ -22,6 +22,9 @@ from botocore.exceptions import ClientError
 
 from scripts import deploy, local_aws
 
+# moto warns for every resource type it skips; the deploy reports those itself (asserted below).
+pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS:UserWarning")
+
 FIXTURES = Path(__file__).parent / "fixtures" / "deploy"
 TEMPLATES = FIXTURES / "templates"
 BROKEN = FIXTURES / "broken"

@@ -16,6 +16,9 @@ import pytest
 from scripts import deploy, local_aws, smoke_test
 from tests.test_deploy import BROKEN, TEMPLATES, free_port
 
+# moto warns for every resource type it skips; the deploy reports those itself (asserted below).
+pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS:UserWarning")
+
 ROOT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
