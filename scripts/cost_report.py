@@ -16,9 +16,6 @@ from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# Run as `python scripts/cost_report.py`, Python puts scripts/ first on sys.path, where scripts/packaging.py
-# would shadow the `packaging` distribution that matplotlib imports. This CLI needs nothing from there.
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != ROOT / "scripts"]
 DEFAULT_WEEK = "2026-11-16"  # a Monday: no clock change, no US federal holiday that week
 
 

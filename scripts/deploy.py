@@ -29,7 +29,8 @@ if str(ROOT) not in sys.path:
 import boto3  # noqa: E402
 from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
 
-from scripts import local_aws, packaging, stack_ops  # noqa: E402
+from scripts import artifact_packaging as packaging  # noqa: E402
+from scripts import local_aws, stack_ops  # noqa: E402
 from scripts.deploy_config import (  # noqa: E402
     BILLING_REGION,
     PLACEHOLDER_CODE_KEY,

@@ -1,4 +1,4 @@
-"""scripts/packaging.py: a reproducible Lambda zip and nested templates rewritten to uploaded objects."""
+"""scripts/artifact_packaging.py: a reproducible Lambda zip and nested templates rewritten to uploaded objects."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts import packaging
+from scripts import artifact_packaging as packaging
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src" / "inference_platform"
