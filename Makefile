@@ -14,11 +14,12 @@ WORKFLOWS := $(sort $(wildcard .github/workflows/*.yml))
 PY_DIRS := src tests scripts
 
 .PHONY: help install lint guard pytest workflows bandit test security ci deploy smoke \
-        emulator-stop dr-validate cost-report bench-idle bench-failover clean
+        emulator-stop dr-validate cost-report bench-idle bench-failover bench-deploy clean
 
 help: ## List every target with one line each (default)
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "  Variables: ENV=local|dev|staging|production (default local), CONFIRM=yes for production deploys"
+	@echo "  Variables: ENV=local|dev|staging|production (default local); CONFIRM=yes to execute a production deploy;"
+	@echo "             REPLACE_FAILED=yes to delete a stack left in ROLLBACK_COMPLETE and deploy it again"
 
 install: $(VENV)/.installed $(GUARD) ## Create .venv from pinned requirements and install cfn-guard into .tools/bin (idempotent)
 
@@ -45,9 +46,10 @@ guard: install ## cfn-guard: every rule has tests, rule tests pass, every templa
 	@echo "==> guard: cfn-guard test + validate"
 	@$(BIN)/python scripts/run_guard.py --guard $(GUARD)
 
-pytest: install ## pytest with coverage (fails under 85% for src/)
+pytest: install ## pytest with coverage on all cores (fails under 85% for src/)
 	@echo "==> pytest: unit, property, moto integration and template tests"
-	@$(BIN)/pytest
+	@# Two workers: the suite has real Step Functions retry waits that overlap well.
+	@$(BIN)/pytest -n auto
 
 workflows: install ## GitHub workflow checks: JSON schema and zizmor (offline)
 	@echo "==> workflows: check-jsonschema + zizmor --offline on $(words $(WORKFLOWS)) workflows"
@@ -87,6 +89,9 @@ bench-idle: install ## Benchmark: API calls and wall time of one idle-detector s
 
 bench-failover: install ## Benchmark: caller latency and breaker behaviour through a primary outage
 	@$(BIN)/python scripts/bench_failover.py
+
+bench-deploy: install ## Benchmark: make deploy + make smoke + emulator-stop against the local emulator, timed
+	@$(BIN)/python scripts/bench_local_deploy.py
 
 clean: ## Remove .venv, .tools and build output
 	rm -rf $(VENV) .tools build .coverage htmlcov
