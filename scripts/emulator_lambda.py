@@ -83,20 +83,6 @@ def resolve_handler(handler: str) -> Callable[[dict, Any], Any]:
         raise ValueError(f"Handler {handler!r}: module {module_name} has no attribute {function_name}") from exc
 
 
-@contextlib.contextmanager
-def _function_environment(variables: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def _lambda_environment(fn: Any) -> dict[str, str]:
     variables = {
         "AWS_REGION": fn.region,
@@ -119,7 +105,7 @@ def run_function(fn: Any, event: Any) -> tuple[bytes, bool]:
         log_group_name=f"/aws/lambda/{fn.function_name}",
         timeout_s=int(fn.timeout),
     )
-    with _DISPATCH_LOCK, _function_environment(_lambda_environment(fn)):
+    with _DISPATCH_LOCK, mock.patch.dict(os.environ, _lambda_environment(fn)):
         try:
             handler = resolve_handler(fn.handler)
             result = handler(event, context)

@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = ROOT / ".tools" / "emulator"
@@ -83,23 +84,15 @@ def install_patches(exit_stack: contextlib.ExitStack) -> list[str]:
 def handler_environment(port: int) -> Iterator[None]:
     """Handlers run in this process (emulator_lambda): their boto3 calls must come back to this emulator,
     with throwaway keys, never to AWS with whatever credentials the user's shell holds."""
-    names = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL",
-             "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_EC2_METADATA_DISABLED", "MOTO_PORT")
-    saved = {name: os.environ.get(name) for name in names}
-    for name in names[:3]:
-        os.environ.pop(name, None)
-    os.environ.update({"AWS_ENDPOINT_URL": endpoint_url(port), "AWS_EC2_METADATA_DISABLED": "true",
-                       # moto's Step Functions interpreter calls Lambda & co. at localhost:$MOTO_PORT
-                       "MOTO_PORT": str(port),
-                       **{name.upper(): value for name, value in EMULATOR_KEYS.items()}})
-    try:
+    # patch.dict restores the whole environment on exit, including the names popped here.
+    with mock.patch.dict(os.environ):
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+            os.environ.pop(name, None)
+        os.environ.update({"AWS_ENDPOINT_URL": endpoint_url(port), "AWS_EC2_METADATA_DISABLED": "true",
+                           # moto's Step Functions interpreter calls Lambda & co. at localhost:$MOTO_PORT
+                           "MOTO_PORT": str(port),
+                           **{name.upper(): value for name, value in EMULATOR_KEYS.items()}})
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @contextlib.contextmanager
