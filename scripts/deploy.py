@@ -170,8 +170,11 @@ def plan_target(deployer: Deployer, target: StackTarget, artifact: packaging.Lam
 
 
 def production_approved(args: argparse.Namespace) -> bool:
-    return (os.environ.get("CONFIRM") == "yes"
-            or (args.github_environment or os.environ.get("GITHUB_ENVIRONMENT")) == "production")
+    # GITHUB_ENVIRONMENT counts only inside GitHub Actions, where the production environment's required
+    # reviewers have already approved the job; in a shell it is no substitute for CONFIRM=yes.
+    in_actions = os.environ.get("GITHUB_ACTIONS") == "true"
+    github_environment = args.github_environment or (os.environ.get("GITHUB_ENVIRONMENT") if in_actions else None)
+    return os.environ.get("CONFIRM") == "yes" or github_environment == "production"
 
 
 def write_step_summary(env: str, plans: list[stack_ops.ChangeSetPlan], outcome: str) -> None:

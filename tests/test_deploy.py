@@ -201,6 +201,17 @@ def test_production_without_confirmation_is_refused_and_nothing_runs(endpoint, c
     assert stack(endpoint, "fixture-production-billing", "us-east-1") is None
 
 
+def test_github_environment_variable_outside_actions_is_not_an_approval(endpoint, capsys, monkeypatch):
+    monkeypatch.delenv("CONFIRM", raising=False)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    monkeypatch.setenv("GITHUB_ENVIRONMENT", "production")
+
+    code, out = run_deploy(capsys, endpoint, "production")
+
+    assert code == deploy.EXIT_REFUSED and "REFUSED production deploy" in out
+    assert stack(endpoint, "fixture-production") is None
+
+
 def test_production_approved_by_its_github_environment_gets_termination_protection(endpoint, capsys, monkeypatch):
     monkeypatch.delenv("CONFIRM", raising=False)
 
