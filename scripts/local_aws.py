@@ -195,7 +195,7 @@ def stop(wait_seconds: float = 10.0) -> bool:
         deadline = time.monotonic() + wait_seconds
         while time.monotonic() < deadline and _still_running(pid):
             time.sleep(0.05)
-        if _still_running(pid):
+        if _still_running(pid) and _is_our_process(pid):
             os.kill(pid, signal.SIGKILL)
             while _still_running(pid):
                 time.sleep(0.05)
@@ -205,8 +205,25 @@ def stop(wait_seconds: float = 10.0) -> bool:
 
 
 def _still_running(pid: int) -> bool:
+    """Alive by pid, not by command line: a process that is exiting already has an empty cmdline."""
     _reap(pid)
-    return _is_our_process(pid)
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    if _is_zombie(pid):
+        _reap(pid)  # exited but not yet collected: collect it if it is our child (tests)
+        return False
+    return True
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat.rsplit(")", 1)[-1].split()
+    return bool(fields) and fields[0] == "Z"
 
 
 def _reap(pid: int) -> None:
