@@ -5,7 +5,8 @@
 Seeds an in-process moto with N endpoints (one or two variants each, 5% idle, 10% protected, 20%
 production, 30% of variants with an Application Auto Scaling target), then runs the scan twice:
 a dry run (the scan's own calls) and a scale_down run (scan + the calls for the actions). Calls are
-counted with botocore's `before-call` event hook, per operation.
+counted with botocore's `before-call` event hook, per operation. moto's SageMaker Search is patched
+to page like SageMaker's (scripts/moto_search_paging.py), so the paging is counted as it would be.
 
 `seed_fleet` is reused by the tests to build fleets quickly.
 """
@@ -14,14 +15,22 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-import boto3
-from moto import mock_aws
-from moto.core import DEFAULT_ACCOUNT_ID
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import boto3  # noqa: E402
+from moto import mock_aws  # noqa: E402
+from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
+
+from scripts.moto_search_paging import paged_search  # noqa: E402
 
 REGION = "us-east-1"
 ROLE_ARN = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/bench-sagemaker"
@@ -207,14 +216,14 @@ def run(n: int, seed: int) -> dict:
 
     now = datetime.now(UTC)
     results = {}
-    with mock_aws():
+    with mock_aws(), paged_search():
         specs = bench_fleet(n, seed)
         t0 = time.perf_counter()
         seed_fleet(specs, now)
         results["seed_seconds"] = time.perf_counter() - t0
         before = fleet_snapshot([s.name for s in specs])
         clients = AwsClients.for_region(REGION)
-        counter = CallCounter(clients.sagemaker, clients.cloudwatch, clients.tagging, clients.autoscaling)
+        counter = CallCounter(clients.sagemaker, clients.cloudwatch, clients.autoscaling)
         for label, dry_run in (("dry-run scan", True), ("scale_down scan", False)):
             settings = IdleDetectorSettings("staging", AutoStopAction.SCALE_DOWN, dry_run=dry_run)
             counter.reset()

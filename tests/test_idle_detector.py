@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core.exceptions import JsonRESTError
 from moto.sagemaker.models import SageMakerModelBackend
@@ -17,8 +18,16 @@ from inference_platform.handlers import idle_detector
 from inference_platform.idle_config import AutoStopAction, IdleDetectorSettings
 from inference_platform.idle_scan import AwsClients, run_scan
 from scripts.bench_idle_detector import CallCounter, EndpointSpec, VariantSpec, fleet_snapshot, seed_fleet
+from scripts.moto_search_paging import paged_search
 
 REGION = "us-east-1"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def search_pages_like_sagemaker():
+    """moto answers Search in one page; SageMaker pages it (see scripts/moto_search_paging.py)."""
+    with paged_search():
+        yield
 
 
 def settings(
@@ -190,19 +199,29 @@ def test_serverless_endpoint_is_skipped(aws, now):
     assert "serverless" in by_endpoint(summary["skipped"])["srv"]["reason"]
 
 
-def test_variant_first_listed_late_is_still_measured(aws, now, on_call):
-    """ListMetrics lags new metrics by minutes; a variant it does not list yet is measured anyway."""
-    seed([busy("fresh-traffic")], now)
+def test_variant_that_never_had_traffic_is_measured_with_the_others(aws, now):
+    """No metric at all on one variant (never invoked) does not hide traffic on the other."""
+    seed([idle("half-new", VariantSpec("Blue", instances=2), VariantSpec("Green", instances=2, invocations=9.0))], now)
 
-    def empty_list_metrics(**_kwargs):
-        return (_Http(), {"Metrics": []})
-
-    on_call(aws.cloudwatch, "before-call.cloudwatch.ListMetrics", empty_list_metrics)
     summary = run_scan(aws, settings(), now)
 
     assert summary["idle"] == []
     assert summary["active"] == 1
-    assert counts("fresh-traffic") == {"AllTraffic": 3}
+    assert counts("half-new") == {"Blue": 2, "Green": 2}
+
+
+def test_endpoint_not_in_service_is_not_scanned(aws, now):
+    """An endpoint being updated (or failed) is no idle capacity to stop."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    seed([idle("updating"), idle("steady")], now)
+    sagemaker_backends["123456789012"][REGION].endpoints["updating"].endpoint_status = "Updating"
+
+    summary = run_scan(aws, settings(), now)
+
+    assert summary["scanned"] == 1
+    assert summary["idle"] == ["steady"]
+    assert counts("updating") == {"AllTraffic": 3}
 
 
 class _Http:
@@ -386,18 +405,41 @@ def _fail_for(monkeypatch, method: str, endpoint: str, code: str, message: str) 
     monkeypatch.setattr(SageMakerModelBackend, method, failing)
 
 
-@pytest.mark.parametrize(
-    ("code", "message"),
-    [("AccessDeniedException", "not allowed"), ("ValidationException", "Could not find endpoint 'gone'")],
-)
-def test_one_failing_endpoint_is_recorded_and_the_scan_goes_on(aws, now, monkeypatch, code, message):
-    seed([idle("gone"), idle("fine")], now)
-    _fail_for(monkeypatch, "describe_endpoint", "gone", code, message)
+def test_one_failing_endpoint_is_recorded_and_the_scan_goes_on(aws, now, monkeypatch):
+    seed([idle("denied"), idle("fine")], now)
+    _fail_for(monkeypatch, "update_endpoint_weights_and_capacities", "denied", "AccessDeniedException", "not allowed")
 
     summary = run_scan(aws, settings(), now)
 
-    assert summary["errors"] == [{"endpoint": "gone", "operation": "DescribeEndpoint", "error": f"{code}: {message}"}]
+    assert summary["errors"] == [
+        {
+            "endpoint": "denied",
+            "operation": "UpdateEndpointWeightsAndCapacities",
+            "error": "AccessDeniedException: not allowed",
+        }
+    ]
+    assert counts("denied") == {"AllTraffic": 3}
     assert counts("fine") == {"AllTraffic": 1}
+    assert [a["endpoint"] for a in summary["actions"]] == ["fine"]
+
+
+def test_endpoint_deleted_after_search_listed_it_is_an_error_for_it_alone(aws, now, on_call):
+    """Search is eventually consistent: an endpoint deleted moments ago may still be listed."""
+    seed([idle("gone"), idle("fine")], now)
+    deleter = boto3.client("sagemaker", region_name=REGION)
+
+    def delete_behind_the_index(**_kwargs):
+        if counts("gone") is not None:
+            deleter.delete_endpoint(EndpointName="gone")
+
+    on_call(aws.sagemaker, "after-call.sagemaker.Search", delete_behind_the_index)
+    summary = run_scan(aws, settings(), now)
+
+    error = by_endpoint(summary["errors"])["gone"]
+    assert error["operation"] == "UpdateEndpointWeightsAndCapacities"
+    assert "gone" in error["error"]
+    assert counts("fine") == {"AllTraffic": 1}
+    assert summary["idle"] == ["fine", "gone"]
 
 
 def test_throttling_is_retried_then_recorded(now, monkeypatch):
@@ -445,16 +487,15 @@ def test_failed_metric_batch_marks_its_endpoints_and_keeps_the_rest(aws, now, mo
 # --- efficiency ---------------------------------------------------------------------------------
 
 
-def test_only_idle_endpoints_are_described_and_everything_is_paged(aws, now, monkeypatch):
-    monkeypatch.setattr(idle_inventory, "ENDPOINTS_PER_PAGE", 4)
+def test_no_endpoint_is_described_and_everything_is_paged(aws, now, monkeypatch):
+    monkeypatch.setattr(idle_inventory, "SEARCH_RESULTS_PER_PAGE", 4)
     monkeypatch.setattr(idle_inventory, "INVOCATION_QUERIES_PER_CALL", 5)
-    monkeypatch.setattr(idle_inventory, "TAGGED_RESOURCES_PER_PAGE", 2)
     monkeypatch.setattr(idle_inventory, "TARGET_IDS_PER_CALL", 2)
     specs = [busy(f"busy-{i:02d}") for i in range(15)] + [
         idle(f"idle-{i}", VariantSpec("AllTraffic", instances=2, scalable_target=True)) for i in range(3)
     ]
     seed(specs, now)
-    counter = CallCounter(aws.sagemaker, aws.cloudwatch, aws.tagging, aws.autoscaling)
+    counter = CallCounter(aws.sagemaker, aws.cloudwatch, aws.autoscaling)
     try:
         summary = run_scan(aws, settings(dry_run=True), now)
     finally:
@@ -463,11 +504,35 @@ def test_only_idle_endpoints_are_described_and_everything_is_paged(aws, now, mon
     assert summary["scanned"] == 18
     assert summary["active"] == 15
     assert summary["idle"] == ["idle-0", "idle-1", "idle-2"]
-    assert counter.calls["sagemaker:ListEndpoints"] == 5  # 18 endpoints, pages of 4
-    assert counter.calls["sagemaker:DescribeEndpoint"] == 3  # the idle ones only
-    assert counter.calls["cloudwatch:GetMetricData"] == 3 + 1  # 15 variants / 5, then the 3 never-listed
-    assert counter.calls["resourcegroupstaggingapi:GetResources"] == 2  # 3 candidates / 2
-    assert counter.calls["application-autoscaling:DescribeScalableTargets"] == 2
+    assert counter.calls == {
+        "sagemaker:Search": 5,  # 18 endpoints, pages of 4
+        "cloudwatch:GetMetricData": 4,  # 18 variants, 5 per call
+        "application-autoscaling:DescribeScalableTargets": 2,  # 3 idle variants, 2 per call
+        "sagemaker:DescribeEndpointConfig": 3,  # one per config of an endpoint that would be scaled down
+    }
+
+
+def test_endpoint_configs_are_read_once_and_only_for_endpoints_that_stop_instances(aws, now):
+    seed(
+        [
+            idle("shared-a", shared_config="shared"),
+            idle("shared-b", shared_config="shared"),
+            idle("at-floor", VariantSpec("AllTraffic", instances=1)),
+            idle("guarded", tags={"ProtectionLevel": "critical"}),
+            busy("busy"),
+        ],
+        now,
+    )
+    counter = CallCounter(aws.sagemaker)
+    try:
+        summary = run_scan(aws, settings(), now)
+    finally:
+        counter.detach()
+
+    assert counter.calls["sagemaker:DescribeEndpointConfig"] == 1  # "shared", for both endpoints
+    assert counter.calls["sagemaker:UpdateEndpointWeightsAndCapacities"] == 2
+    assert {a["endpoint"] for a in summary["actions"]} == {"shared-a", "shared-b"}
+    assert all(a["hourly_savings_usd"] > 0 for a in summary["actions"])
 
 
 # --- handler: metrics and the SNS summary ---------------------------------------------------------
@@ -584,20 +649,32 @@ def test_unreadable_endpoint_config_is_an_error_for_its_endpoints_only(aws, now,
     assert counts("own") == {"AllTraffic": 1}
 
 
-@pytest.mark.parametrize(
-    ("service", "operation"),
-    [("cloudwatch", "ListMetrics"), ("resourcegroupstaggingapi", "GetResources")],
-)
-def test_unreadable_metrics_or_tags_touch_nothing_and_name_every_endpoint(aws, now, service, operation, on_call):
+def test_unreadable_metrics_touch_nothing_and_name_every_endpoint(aws, now, on_call):
     seed([idle("one"), idle("two", VariantSpec("AllTraffic", instances=2, invocations=0.0))], now)
 
     def deny(**_kwargs):
         return (_Http(400), {"Error": {"Code": "AccessDeniedException", "Message": "denied"}})
 
-    client = aws.cloudwatch if service == "cloudwatch" else aws.tagging
-    on_call(client, f"before-call.*.{operation}", deny)
+    on_call(aws.cloudwatch, "before-call.cloudwatch.GetMetricData", deny)
     summary = run_scan(aws, settings(), now)
 
-    assert {(e["endpoint"], e["operation"]) for e in summary["errors"]} == {("one", operation), ("two", operation)}
+    assert {(e["endpoint"], e["operation"]) for e in summary["errors"]} == {
+        ("one", "GetMetricData"),
+        ("two", "GetMetricData"),
+    }
+    assert summary["idle"] == []
     assert counts("one") == {"AllTraffic": 3}
     assert counts("two") == {"AllTraffic": 2}
+
+
+def test_failing_search_fails_the_invocation_and_changes_nothing(aws, now, on_call):
+    """Without the inventory there is nothing to report: the Lambda fails (and its error alarm shows)."""
+    seed([idle("one")], now)
+
+    def deny(**_kwargs):
+        return (_Http(400), {"Error": {"Code": "AccessDeniedException", "Message": "no sagemaker:Search"}})
+
+    on_call(aws.sagemaker, "before-call.sagemaker.Search", deny)
+    with pytest.raises(ClientError, match="no sagemaker:Search"):
+        run_scan(aws, settings(), now)
+    assert counts("one") == {"AllTraffic": 3}

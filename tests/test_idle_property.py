@@ -22,6 +22,7 @@ from moto.sagemaker.models import SageMakerModelBackend
 from inference_platform.idle_config import AutoStopAction, IdleDetectorSettings
 from inference_platform.idle_scan import AwsClients, run_scan
 from scripts.bench_idle_detector import EndpointSpec, VariantSpec, fleet_snapshot, seed_fleet
+from scripts.moto_search_paging import paged_search
 
 NOW = datetime.now(UTC)
 
@@ -79,8 +80,28 @@ def _is_production(spec: EndpointSpec, environment: str) -> bool:
 def moto_session():
     """One moto mock and one set of clients for all examples (reset per example): creating
     boto3 clients costs more than a whole small scan."""
-    with mock_aws() as mock:
+    with mock_aws() as mock, paged_search():
         yield mock, AwsClients.for_region("us-east-1")
+
+
+# The per-endpoint calls of a scan, made to fail for the drawn endpoint (AccessDenied, or the
+# endpoint vanished behind Search's index): its config read, its scale-down, its deletion.
+_PER_ENDPOINT_CALLS = ("describe_endpoint_config", "update_endpoint_weights_and_capacities", "delete_endpoint")
+
+
+def _failing_backend(failing: set[str]) -> dict:
+    replacements = {}
+    for method in _PER_ENDPOINT_CALLS:
+        original = getattr(SageMakerModelBackend, method)
+
+        def fail(self, *args, _original=original, **kwargs):
+            name = args[0] if args else kwargs.get("endpoint_name") or kwargs.get("endpoint_config_name", "")
+            if name in failing or name.removesuffix("-config") in failing:
+                raise JsonRESTError("AccessDeniedException", "denied by the property test")
+            return _original(self, *args, **kwargs)
+
+        replacements[method] = fail
+    return replacements
 
 
 def _run(moto_session, fleet, config: IdleDetectorSettings):
@@ -88,20 +109,12 @@ def _run(moto_session, fleet, config: IdleDetectorSettings):
     mock.reset()
     specs, failing = fleet
     names = [s.name for s in specs]
-    original_describe = SageMakerModelBackend.describe_endpoint
-
-    def describe(self, endpoint_name):
-        if endpoint_name in failing:
-            raise JsonRESTError("AccessDeniedException", "denied by the property test")
-        return original_describe(self, endpoint_name)
-
     seed_fleet(specs, NOW, clients=clients)
     before = fleet_snapshot(names, clients=clients)
-    SageMakerModelBackend.describe_endpoint = describe
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        for method, replacement in _failing_backend(failing).items():
+            patch.setattr(SageMakerModelBackend, method, replacement)
         summary = run_scan(clients, config, NOW)
-    finally:
-        SageMakerModelBackend.describe_endpoint = original_describe
     return specs, before, fleet_snapshot(names, clients=clients), summary
 
 

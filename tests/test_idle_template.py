@@ -99,9 +99,8 @@ def test_role_grants_exactly_the_calls_the_code_makes():
         actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
         granted |= set(actions)
     assert granted == {
-        "sagemaker:ListEndpoints", "sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig",
-        "sagemaker:UpdateEndpointWeightsAndCapacities", "sagemaker:DeleteEndpoint", "tag:GetResources",
-        "cloudwatch:ListMetrics", "cloudwatch:GetMetricData", "application-autoscaling:DescribeScalableTargets",
+        "sagemaker:Search", "sagemaker:DescribeEndpointConfig", "sagemaker:UpdateEndpointWeightsAndCapacities",
+        "sagemaker:DeleteEndpoint", "cloudwatch:GetMetricData", "application-autoscaling:DescribeScalableTargets",
         "application-autoscaling:RegisterScalableTarget", "sns:Publish", "kms:GenerateDataKey*", "kms:Decrypt",
         "logs:CreateLogStream", "logs:PutLogEvents",
     }  # fmt: skip
@@ -120,7 +119,7 @@ def test_writes_are_scoped_and_delete_exists_only_for_the_delete_action():
             continue
         actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
         if s["Resource"] == "*":
-            read_only = ("Describe", "List", "Get")
+            read_only = ("Describe", "List", "Get", "Search")
             assert all(a.split(":")[1].startswith(read_only) for a in actions), actions
     assert TEMPLATE["Conditions"]["CanDelete"] == {"Fn::Equals": [{"Ref": "AutoStopAction"}, "delete"]}
     assert "Reasons" in RESOURCES["IdleDetectorRole"]["Metadata"]

@@ -1,16 +1,16 @@
 """Read-only AWS look-ups of the idle detector, each batched so a scan costs a handful of calls.
 
 Cost of one scan for N endpoints and V variants (pages in brackets):
-  ListEndpoints [N/100] + ListMetrics [V/500] + GetMetricData [V/500]
-  + GetResources [idle candidates/100] + DescribeScalableTargets [idle variants/50]
-  + per endpoint that LOOKS idle: DescribeEndpoint (+ DescribeEndpointConfig, cached per config,
-    only when a price is needed).
-Active endpoints are never described: their variant names come from ListMetrics.
+  Search [N/100] (names, ARNs, live variant counts and tags of every InService endpoint)
+  + GetMetricData [V/500] + DescribeScalableTargets [idle variants/50]
+  + per endpoint config of an endpoint that will be scaled or deleted: DescribeEndpointConfig
+    (instance types, for the savings estimate).
+No endpoint is described one by one: the Search record already holds what DescribeEndpoint and
+ListTags would return.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,20 +21,11 @@ AWS_ERRORS = (ClientError, BotoCoreError)
 
 INVOCATION_QUERIES_PER_CALL = 500  # GetMetricData limit
 TARGET_IDS_PER_CALL = 50  # DescribeScalableTargets ResourceIds limit
-ENDPOINTS_PER_PAGE = 100  # ListEndpoints MaxResults limit
-TAGGED_RESOURCES_PER_PAGE = 100  # GetResources ResourcesPerPage limit
+SEARCH_RESULTS_PER_PAGE = 100  # Search MaxResults limit
 VARIANT_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 STACK_TAG = "aws:cloudformation:stack-name"
 
 VariantKey = tuple[str, str]  # (endpoint name, variant name)
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    name: str
-    arn: str
-    created: datetime
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -47,9 +38,13 @@ class VariantState:
 
 
 @dataclass(frozen=True)
-class EndpointDetail:
-    config_name: str
-    variants: tuple[VariantState, ...]
+class Endpoint:
+    name: str
+    arn: str
+    created: datetime
+    config_name: str = ""
+    variants: tuple[VariantState, ...] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -74,52 +69,45 @@ def variant_resource_id(endpoint: str, variant: str) -> str:
     return f"endpoint/{endpoint}/variant/{variant}"
 
 
-def list_in_service_endpoints(sagemaker) -> list[Endpoint]:
-    pages = sagemaker.get_paginator("list_endpoints").paginate(
-        StatusEquals="InService", PaginationConfig={"PageSize": ENDPOINTS_PER_PAGE}
-    )
-    return [
-        Endpoint(name=e["EndpointName"], arn=e["EndpointArn"], created=e["CreationTime"])
-        for page in pages
-        for e in page["Endpoints"]
-    ]
+def search_in_service_endpoints(sagemaker) -> list[Endpoint]:
+    """Every InService endpoint with its variants and tags, 100 per Search call.
 
-
-def endpoint_tags_by_arn(tagging, arns: Iterable[str]) -> dict[str, dict[str, str]]:
-    """Tags of the given endpoints, keyed by lower-cased ARN, 100 ARNs per GetResources call.
-
-    Only idle candidates need tags (protection, Environment, owning stack), so asking for their
-    ARNs costs idle/100 calls instead of N/100 for the whole fleet. Untagged endpoints are absent.
+    Search is eventually consistent: an endpoint deleted seconds ago may still be listed (acting
+    on it then fails for that endpoint alone), and counts may trail a change by moments. The status
+    is checked again here in case the index lags a status change.
     """
-    ordered = sorted(set(arns))
-    found: dict[str, dict[str, str]] = {}
-    paginator = tagging.get_paginator("get_resources")
-    for offset in range(0, len(ordered), TAGGED_RESOURCES_PER_PAGE):
-        for page in paginator.paginate(ResourceARNList=ordered[offset : offset + TAGGED_RESOURCES_PER_PAGE]):
-            for item in page["ResourceTagMappingList"]:
-                found[item["ResourceARN"].lower()] = {t["Key"]: t["Value"] for t in item.get("Tags", [])}
-    return found
-
-
-def variants_with_metrics(cloudwatch, endpoint_names: Iterable[str]) -> dict[str, set[str]]:
-    """Variant names per endpoint from ListMetrics (metrics that had data in the last two weeks).
-
-    An endpoint that never received traffic has no metric at all and is missing here: the caller
-    treats it as an idle candidate and learns its variants from DescribeEndpoint.
-    """
-    wanted = set(endpoint_names)
-    found: dict[str, set[str]] = defaultdict(set)
-    pages = cloudwatch.get_paginator("list_metrics").paginate(
-        Namespace="AWS/SageMaker",
-        MetricName="Invocations",
-        Dimensions=[{"Name": "EndpointName"}, {"Name": "VariantName"}],
+    pages = sagemaker.get_paginator("search").paginate(
+        Resource="Endpoint",
+        SearchExpression={"Filters": [{"Name": "EndpointStatus", "Operator": "Equals", "Value": "InService"}]},
+        PaginationConfig={"PageSize": SEARCH_RESULTS_PER_PAGE},
     )
+    found: dict[str, Endpoint] = {}
     for page in pages:
-        for metric in page["Metrics"]:
-            dims = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
-            if set(dims) == {"EndpointName", "VariantName"} and dims["EndpointName"] in wanted:
-                found[dims["EndpointName"]].add(dims["VariantName"])
-    return dict(found)
+        for result in page["Results"]:
+            record = result.get("Endpoint")
+            if record and record.get("EndpointStatus") == "InService":
+                found[record["EndpointName"]] = _endpoint(record)  # a name listed twice (index moved) counts once
+    return list(found.values())
+
+
+def _endpoint(record: Mapping) -> Endpoint:
+    variants = tuple(
+        VariantState(
+            name=v["VariantName"],
+            current_count=int(v.get("CurrentInstanceCount") or 0),
+            desired_count=int(v.get("DesiredInstanceCount") or 0),
+            serverless="CurrentServerlessConfig" in v or "DesiredServerlessConfig" in v,
+        )
+        for v in record.get("ProductionVariants", [])
+    )
+    return Endpoint(
+        name=record["EndpointName"],
+        arn=record["EndpointArn"],
+        created=record["CreationTime"],
+        config_name=record.get("EndpointConfigName", ""),
+        variants=variants,
+        tags={t["Key"]: t["Value"] for t in record.get("Tags", [])},
+    )
 
 
 def invocation_counts(cloudwatch, keys: Iterable[VariantKey], start: datetime, end: datetime) -> InvocationCounts:
@@ -183,20 +171,6 @@ def _metric_data_pages(cloudwatch, queries: list[dict], start: datetime, end: da
         if not token:
             return results
         kwargs["NextToken"] = token
-
-
-def describe_endpoint(sagemaker, name: str) -> EndpointDetail:
-    response = sagemaker.describe_endpoint(EndpointName=name)
-    variants = tuple(
-        VariantState(
-            name=v["VariantName"],
-            current_count=int(v.get("CurrentInstanceCount") or 0),
-            desired_count=int(v.get("DesiredInstanceCount") or 0),
-            serverless="CurrentServerlessConfig" in v or "DesiredServerlessConfig" in v,
-        )
-        for v in response.get("ProductionVariants", [])
-    )
-    return EndpointDetail(config_name=response.get("EndpointConfigName", ""), variants=variants)
 
 
 def instance_types(sagemaker, config_name: str) -> dict[str, str]:

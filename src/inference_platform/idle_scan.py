@@ -21,18 +21,14 @@ from inference_platform.idle_config import AutoStopAction, IdleDetectorSettings
 from inference_platform.idle_inventory import (
     AWS_ERRORS,
     Endpoint,
-    EndpointDetail,
     InvocationCounts,
     VariantKey,
-    describe_endpoint,
     describe_error,
-    endpoint_tags_by_arn,
     instance_types,
     invocation_counts,
-    list_in_service_endpoints,
     scalable_targets,
+    search_in_service_endpoints,
     variant_resource_id,
-    variants_with_metrics,
 )
 
 # Standard mode retries throttling and transient errors with backoff; what still fails is recorded.
@@ -43,7 +39,6 @@ RETRY_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 5})
 class AwsClients:
     sagemaker: object
     cloudwatch: object
-    tagging: object
     autoscaling: object
     sns: object | None = None
 
@@ -57,7 +52,6 @@ class AwsClients:
         return cls(
             sagemaker=make("sagemaker"),
             cloudwatch=make("cloudwatch"),
-            tagging=make("resourcegroupstaggingapi"),
             autoscaling=make("application-autoscaling"),
             sns=make("sns"),
         )
@@ -107,7 +101,7 @@ def run_scan(clients: AwsClients, settings: IdleDetectorSettings, now: datetime)
     end = now.replace(second=0, microsecond=0)
     start = end - timedelta(hours=settings.idle_window_hours)
 
-    endpoints = list_in_service_endpoints(clients.sagemaker)
+    endpoints = search_in_service_endpoints(clients.sagemaker)
     summary.scanned = len(endpoints)
 
     old = []
@@ -117,48 +111,26 @@ def run_scan(clients: AwsClients, settings: IdleDetectorSettings, now: datetime)
         else:
             old.append(e)
 
-    try:
-        listed = variants_with_metrics(clients.cloudwatch, (e.name for e in old))
-    except AWS_ERRORS as exc:
-        return _all_failed(summary, old, "ListMetrics", exc)
-    keys = [(e.name, v) for e in old for v in listed.get(e.name, ())]
+    keys = [(e.name, v.name) for e in old for v in e.variants]
     counts = invocation_counts(clients.cloudwatch, keys, start, end)
-    candidates = _split_active(old, keys, counts, summary)
-    try:
-        tags = endpoint_tags_by_arn(clients.tagging, (e.arn for e in candidates))
-    except AWS_ERRORS as exc:  # protection unknown: touch nothing
-        return _all_failed(summary, candidates, "GetResources", exc)
-    candidates = [replace(e, tags=tags.get(e.arn.lower(), {})) for e in candidates]
-
-    to_describe = []
-    for e in candidates:
+    idle = []
+    for e in _split_active(old, keys, counts, summary):
+        summary.idle.append(e.name)
         protection = e.tags.get(settings.protection_tag_key)
         if settings.is_protected_value(protection):
-            summary.idle.append(e.name)
             summary.skip(e.name, f"protected by tag {settings.protection_tag_key}={protection}")
         else:
-            to_describe.append(e)
-    details = _describe_all(clients.sagemaker, to_describe, summary)
+            idle.append(e)
 
-    # Variants ListMetrics did not know (no data for two weeks, or a window longer than that).
-    unseen = [(e.name, v.name) for e in to_describe if e.name in details for v in details[e.name].variants
-              if v.name not in listed.get(e.name, ())]
-    late = invocation_counts(clients.cloudwatch, unseen, start, end)
-    idle = _split_active([e for e in to_describe if e.name in details], unseen, late, summary)
-    summary.idle.extend(e.name for e in idle)
-
-    details = _with_instance_types(clients.sagemaker, settings, idle, details, summary)
-    idle = [e for e in idle if e.name in details]
     try:
-        targets = _targets_for(clients.autoscaling, idle, details)
+        targets = _targets_for(clients.autoscaling, idle)
     except AWS_ERRORS as exc:  # a scale-down the schedule could undo is no saving: act on nothing
         return _all_failed(summary, idle, "DescribeScalableTargets", exc)
+    idle = _with_instance_types(clients.sagemaker, settings, idle, summary)
 
     price = _price_lookup(region)
     for e in idle:
-        plan = plan_action(
-            settings, e.name, tags=e.tags, variants=details[e.name].variants, targets=targets, price=price
-        )
+        plan = plan_action(settings, e.name, tags=e.tags, variants=e.variants, targets=targets, price=price)
         _carry_out(plan, clients, settings, summary)
     return summary.as_dict()
 
@@ -189,51 +161,41 @@ def _split_active(
     return rest
 
 
-def _describe_all(sagemaker, endpoints: list[Endpoint], summary: _Summary) -> dict[str, EndpointDetail]:
-    details = {}
-    for e in endpoints:
-        try:
-            details[e.name] = describe_endpoint(sagemaker, e.name)
-        except AWS_ERRORS as exc:
-            summary.error(e.name, "DescribeEndpoint", exc)
-    return details
-
-
-def _needs_prices(settings: IdleDetectorSettings, e: Endpoint, detail: EndpointDetail) -> bool:
+def _needs_prices(settings: IdleDetectorSettings, e: Endpoint) -> bool:
+    """True when the action would stop instances, so its savings need the instance types."""
     if settings.auto_stop_action is AutoStopAction.DISABLE_SCHEDULES:
         return False  # suspending schedules claims no savings
     deleting = settings.auto_stop_action is AutoStopAction.DELETE and not delete_refusals(settings, e.tags)
     keep = 0 if deleting else FLOOR_INSTANCES
-    return any(not v.serverless and v.current_count > keep for v in detail.variants)
+    return any(not v.serverless and v.current_count > keep for v in e.variants)
 
 
 def _with_instance_types(
-    sagemaker, settings: IdleDetectorSettings, idle: list[Endpoint], details: dict, summary: _Summary
-) -> dict[str, EndpointDetail]:
-    """Add instance types (for prices) to the variants of idle endpoints; one describe per config."""
+    sagemaker, settings: IdleDetectorSettings, idle: list[Endpoint], summary: _Summary
+) -> list[Endpoint]:
+    """Add instance types (for prices) to the variants of endpoints whose action stops instances;
+    one DescribeEndpointConfig per config. An endpoint whose config cannot be read is an error."""
     by_config: dict[str, dict[str, str] | Exception] = {}
-    result = dict(details)
+    result = []
     for e in idle:
-        detail = details[e.name]
-        if not _needs_prices(settings, e, detail):
+        if not _needs_prices(settings, e):
+            result.append(e)
             continue
-        if detail.config_name not in by_config:
+        if e.config_name not in by_config:
             try:
-                by_config[detail.config_name] = instance_types(sagemaker, detail.config_name)
+                by_config[e.config_name] = instance_types(sagemaker, e.config_name)
             except AWS_ERRORS as exc:
-                by_config[detail.config_name] = exc
-        types = by_config[detail.config_name]
+                by_config[e.config_name] = exc
+        types = by_config[e.config_name]
         if isinstance(types, Exception):
             summary.error(e.name, "DescribeEndpointConfig", types)
-            del result[e.name]
             continue
-        variants = tuple(replace(v, instance_type=types.get(v.name)) for v in detail.variants)
-        result[e.name] = replace(detail, variants=variants)
+        result.append(replace(e, variants=tuple(replace(v, instance_type=types.get(v.name)) for v in e.variants)))
     return result
 
 
-def _targets_for(autoscaling, idle: list[Endpoint], details: dict[str, EndpointDetail]) -> dict:
-    ids = [variant_resource_id(e.name, v.name) for e in idle for v in details[e.name].variants if not v.serverless]
+def _targets_for(autoscaling, idle: list[Endpoint]) -> dict:
+    ids = [variant_resource_id(e.name, v.name) for e in idle for v in e.variants if not v.serverless]
     return scalable_targets(autoscaling, ids) if ids else {}
 
 
