@@ -83,6 +83,30 @@ def resolve_handler(handler: str) -> Callable[[dict, Any], Any]:
         raise ValueError(f"Handler {handler!r}: module {module_name} has no attribute {function_name}") from exc
 
 
+@contextlib.contextmanager
+def _function_environment(variables: dict[str, str]) -> Iterator[None]:
+    """The function's variables for the handler's duration. Only these names are touched (never the
+    whole environment: other threads of the emulator read it meanwhile), and restored one by one."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _atomic_environ_copy(self: Any) -> dict[str, str]:
+    # os.environ.copy() is dict(self): it lists the keys, then reads each one, so a name removed by
+    # another thread in between raises KeyError. botocore copies the environment for every new client
+    # (IMDSFetcher), and moto's Step Functions threads create clients while handlers run.
+    data = self._data.copy()  # one C-level copy: atomic under the GIL
+    return {self.decodekey(key): self.decodevalue(value) for key, value in data.items()}
+
+
 def _lambda_environment(fn: Any) -> dict[str, str]:
     variables = {
         "AWS_REGION": fn.region,
@@ -105,7 +129,7 @@ def run_function(fn: Any, event: Any) -> tuple[bytes, bool]:
         log_group_name=f"/aws/lambda/{fn.function_name}",
         timeout_s=int(fn.timeout),
     )
-    with _DISPATCH_LOCK, mock.patch.dict(os.environ, _lambda_environment(fn)):
+    with _DISPATCH_LOCK, _function_environment(_lambda_environment(fn)):
         try:
             handler = resolve_handler(fn.handler)
             result = handler(event, context)
@@ -140,6 +164,7 @@ def in_process_lambdas() -> Iterator[None]:
     with (
         mock.patch.object(LambdaBackend, "invoke", _dispatching_invoke),
         mock.patch.object(LambdaSimpleBackend, "invoke", _dispatching_invoke),
+        mock.patch.object(type(os.environ), "copy", _atomic_environ_copy),
     ):
         yield
 
