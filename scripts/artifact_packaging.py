@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -94,7 +96,10 @@ def build_lambda_zip(package_dir: Path, out_dir: Path, dependencies_dir: Path | 
     if not (package_dir / "__init__.py").is_file():
         raise PackagingError(f"{package_dir} is not a Python package (no __init__.py)")
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / "lambda.zip.tmp"
+    # A private temporary name: two deploys (or two test workers) may package at the same time.
+    handle, tmp_name = tempfile.mkstemp(prefix="lambda-", suffix=".zip.tmp", dir=out_dir)
+    os.close(handle)
+    tmp = Path(tmp_name)
     with zipfile.ZipFile(tmp, "w") as archive:
         _add_tree(archive, package_dir, f"{package_dir.name}/")
         if dependencies_dir is not None:

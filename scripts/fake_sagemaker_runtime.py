@@ -183,6 +183,9 @@ class FakeSageMakerRuntime:
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        # While "refusing", the port stays bound (not listening: connects get ECONNREFUSED), so no other
+        # server started meanwhile (another test, another xdist worker) can take it and answer instead.
+        self._placeholder: socket.socket | None = None
 
     # lifecycle -------------------------------------------------------------------------------------------
     def __enter__(self) -> FakeSageMakerRuntime:
@@ -192,6 +195,7 @@ class FakeSageMakerRuntime:
     def __exit__(self, *exc: object) -> None:
         self._stopping.set()
         self.refuse_connections()
+        self._release_placeholder()
 
     @property
     def url(self) -> str:
@@ -204,6 +208,7 @@ class FakeSageMakerRuntime:
         with self._lock:
             if self._server is not None:
                 return
+            self._release_placeholder()
             self._server = _Server(("127.0.0.1", self._port), self)
             self._port = self._server.server_address[1]
             self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
@@ -219,11 +224,24 @@ class FakeSageMakerRuntime:
             return
         server.shutdown()
         server.server_close()
+        if not self._stopping.is_set():
+            self._hold_port()
         for conn in connections:
             with contextlib.suppress(OSError):  # already closed by the peer
                 conn.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(timeout=2)
+
+    def _hold_port(self) -> None:
+        placeholder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        placeholder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        placeholder.bind(("127.0.0.1", self._port))  # bound, never listening
+        self._placeholder = placeholder
+
+    def _release_placeholder(self) -> None:
+        if self._placeholder is not None:
+            self._placeholder.close()
+            self._placeholder = None
 
     # faults and observations -----------------------------------------------------------------------------
     @property
