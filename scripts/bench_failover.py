@@ -32,29 +32,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from inference_platform.cross_region import CrossRegionClient, InvocationResult, default_client_factory  # noqa: E402
-from scripts.fake_sagemaker_runtime import Behavior, FakeSageMakerRuntime  # noqa: E402
+from scripts.fake_sagemaker_runtime import Behavior, FakeSageMakerRuntime, RecordingMetrics  # noqa: E402
 
 PRIMARY, SECONDARY = "us-east-1", "us-west-2"
 NAMES = {PRIMARY: "bench-model-use1", SECONDARY: "bench-model-usw2"}
 PAYLOAD = b'{"features": [0.1, 0.2, 0.3]}'
 MAX_CALLS_PER_PHASE = 50_000
 OPEN_P99_BUDGET_MS = 5.0
-
-
-class TimedMetrics:
-    """Powertools-Metrics-shaped sink that keeps (name, time) so transitions can be given per phase."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, float]] = []
-        self._lock = threading.Lock()
-
-    def add_metric(self, name: str, unit: object, value: float) -> None:
-        with self._lock:
-            self.events.append((name, time.monotonic()))
-
-    def between(self, start: float, end: float) -> list[str]:
-        with self._lock:
-            return [name for name, at in self.events if start <= at < end]
 
 
 class AttemptCounter:
@@ -191,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                 client.meta.events.register("before-send.sagemaker-runtime.InvokeEndpoint", counter)
             return client
 
-        metrics = TimedMetrics()
+        metrics = RecordingMetrics()
         client = CrossRegionClient(PRIMARY, SECONDARY, NAMES, counted_factory,
                                    failure_threshold=args.failure_threshold, reset_timeout_s=args.reset_timeout,
                                    latency_threshold_ms=args.latency_threshold_ms, metrics=metrics)
@@ -218,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(args, baseline: list[float], phases: list[PhaseResult], counter: AttemptCounter,
-           metrics: TimedMetrics) -> int:
+           metrics: RecordingMetrics) -> int:
     base_p50, base_p99 = percentile(baseline, 50), percentile(baseline, 99)
     print(f"bench-failover: failure_threshold={args.failure_threshold} reset_timeout_s={args.reset_timeout} "
           f"latency_threshold_ms={args.latency_threshold_ms:.0f} slow={args.slow_ms:.0f} ms "

@@ -273,3 +273,24 @@ class FakeSageMakerRuntime:
     def _untrack(self, conn: socket.socket) -> None:
         with self._lock:
             self._connections.discard(conn)
+
+
+class RecordingMetrics:
+    """A Powertools-Metrics-shaped sink (``add_metric``) that keeps what was counted, and when."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, float]] = []
+        self._lock = threading.Lock()
+
+    def add_metric(self, name: str, unit: object, value: float) -> None:
+        with self._lock:
+            self.events.append((name, time.monotonic()))
+
+    @property
+    def names(self) -> list[str]:
+        with self._lock:
+            return [name for name, _ in self.events]
+
+    def between(self, start: float, end: float) -> list[str]:
+        with self._lock:
+            return [name for name, at in self.events if start <= at < end]

@@ -20,27 +20,11 @@ from inference_platform.cross_region import (
     CrossRegionUnavailableError,
     default_client_factory,
 )
-from scripts.fake_sagemaker_runtime import Behavior, FakeSageMakerRuntime
+from scripts.fake_sagemaker_runtime import Behavior, FakeSageMakerRuntime, RecordingMetrics
 
 PRIMARY, SECONDARY = "us-east-1", "us-west-2"
 NAMES = {PRIMARY: "churn-prod-use1", SECONDARY: "churn-prod-usw2"}
 READ_TIMEOUT = 0.25
-
-
-class RecordingMetrics:
-    """A Powertools-Metrics-shaped sink that remembers what was counted, and when."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, float]] = []
-        self._lock = threading.Lock()
-
-    def add_metric(self, name: str, unit: object, value: float) -> None:
-        with self._lock:
-            self.events.append((name, time.monotonic()))
-
-    @property
-    def names(self) -> list[str]:
-        return [name for name, _ in self.events]
 
 
 @pytest.fixture
