@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 from moto import mock_aws
 
 from inference_platform.batch import complete_from_event, parse_event, transform_job_name
@@ -24,6 +24,17 @@ from tests.workflow_harness import aws, transform_event
 TABLE = harness.PARAMETERS["StateTableName"]
 CONTEXT = EmulatedLambdaContext("cb", "arn:aws:lambda:us-east-1:123456789012:function:cb")
 EXEC_ARN = "arn:aws:states:us-west-2:123456789012:execution:ml-inference-local-inference:run-1"
+
+
+def token_store() -> TokenStore:
+    return TokenStore(harness._session().resource("dynamodb").Table(TABLE))
+
+
+def batch_config() -> StartBatchConfig:
+    return StartBatchConfig.from_env({
+        "INPUT_LOCATION": harness.BUCKET, "MODEL_NAME": "m", "TRANSFORM_INSTANCE_TYPE": "ml.m5.large",
+        "STATE_TABLE_NAME": TABLE, "JOB_NAME_PREFIX": "p", "ENVIRONMENT": "local",
+        "INPUT_PREFIX": "input/", "OUTPUT_PREFIX": "output/"})
 
 
 def token_item(job_name: str, region: str = harness.REGION) -> dict:
@@ -87,7 +98,7 @@ def test_token_that_cannot_be_delivered_is_kept_and_counted(workflow, monkeypatc
     """The execution behind the token is gone (Step Functions answers InvalidToken): the item stays, marked
     UNDELIVERABLE, with a metric and an error log, instead of silently disappearing."""
     job_name = "ml-inference-local-orphan"
-    store = TokenStore(harness._session().resource("dynamodb").Table(TABLE))
+    store = token_store()
     store.put_waiting(job_name, "token-of-an-execution-that-ended", harness.REGION, EXEC_ARN, 7)
     monkeypatch.setenv("AWS_REGION", harness.REGION)
     monkeypatch.setenv("STATE_TABLE_NAME", TABLE)
@@ -102,47 +113,40 @@ def test_token_that_cannot_be_delivered_is_kept_and_counted(workflow, monkeypatc
     assert batch_callback.handler(transform_event(job_name), CONTEXT)["action"] == "duplicate"  # sent once only
 
 
-def test_transient_delivery_error_puts_the_token_back_for_the_retried_event(workflow):
-    execution, job_name = waiting_batch_execution(workflow, "throttled")
+class FailingStepFunctions:
+    """A Step Functions client of the token's home region whose SendTaskSuccess fails with ``error``."""
 
-    class ThrottledStepFunctions:
-        def send_task_success(self, **_):
-            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "SendTaskSuccess")
+    def __init__(self, error: Exception):
+        self.error = error
+
+    def send_task_success(self, **_):
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "SendTaskSuccess"),
+        # The home region unreachable: a BotoCoreError, not a ClientError, must not leave the token claimed.
+        EndpointConnectionError(endpoint_url="https://states.us-east-1.amazonaws.com"),
+    ],
+    ids=["throttled", "unreachable"],
+)
+def test_transient_delivery_error_puts_the_token_back_for_the_retried_event(workflow, error):
+    execution, job_name = waiting_batch_execution(workflow, f"transient-{type(error).__name__.lower()}")
 
     counted: list[str] = []
-    store = TokenStore(harness._session().resource("dynamodb").Table(TABLE))
-    with pytest.raises(ClientError):
-        complete_from_event(parse_event(transform_event(job_name)), store, lambda _: ThrottledStepFunctions(),
-                            counted.append)
+    with pytest.raises(type(error)):
+        complete_from_event(parse_event(transform_event(job_name)), token_store(),
+                            lambda _: FailingStepFunctions(error), counted.append)
 
     assert token_item(job_name)["status"] == "WAITING" and counted == ["TokenDeliveryRetried"]
     workflow.invoke_callback(transform_event(job_name))  # the retried event delivers it
     assert workflow.wait(execution)["status"] == "SUCCEEDED"
 
 
-def test_unreachable_home_region_puts_the_token_back(workflow):
-    """A connection error to the home region (not a ClientError) must not leave the token claimed."""
-    from botocore.exceptions import EndpointConnectionError
-
-    execution, job_name = waiting_batch_execution(workflow, "unreachable")
-
-    class UnreachableStepFunctions:
-        def send_task_success(self, **_):
-            raise EndpointConnectionError(endpoint_url="https://states.us-east-1.amazonaws.com")
-
-    counted: list[str] = []
-    store = TokenStore(harness._session().resource("dynamodb").Table(TABLE))
-    with pytest.raises(EndpointConnectionError):
-        complete_from_event(parse_event(transform_event(job_name)), store, lambda _: UnreachableStepFunctions(),
-                            counted.append)
-
-    assert token_item(job_name)["status"] == "WAITING" and counted == ["TokenDeliveryRetried"]
-    workflow.invoke_callback(transform_event(job_name))
-    assert workflow.wait(execution)["status"] == "SUCCEEDED"
-
-
 def test_job_name_cannot_be_taken_over_by_another_execution(workflow):
-    store = TokenStore(harness._session().resource("dynamodb").Table(TABLE))
+    store = token_store()
     store.put_waiting("job-1", "token-a", "us-east-1", "arn:exec-a", 7)
     store.put_waiting("job-1", "token-a2", "us-east-1", "arn:exec-a", 7)  # a retried StartBatch refreshes it
     with pytest.raises(TokenConflictError, match="job-1"):
@@ -178,11 +182,8 @@ def test_start_batch_config_names_missing_variables():
 def test_start_transform_requires_token_and_execution(workflow):
     from inference_platform.batch import start_transform
 
-    config = StartBatchConfig.from_env({
-        "INPUT_LOCATION": harness.BUCKET, "MODEL_NAME": "m", "TRANSFORM_INSTANCE_TYPE": "ml.m5.large",
-        "STATE_TABLE_NAME": TABLE, "JOB_NAME_PREFIX": "p", "ENVIRONMENT": "local",
-        "INPUT_PREFIX": "input/", "OUTPUT_PREFIX": "output/"})
-    store = TokenStore(harness._session().resource("dynamodb").Table(TABLE))
+    config = batch_config()
+    store = token_store()
     with pytest.raises(ValueError, match="task_token"):
         start_transform(aws("sagemaker"), store, config, task_token="", execution_arn=EXEC_ARN, home_region="x")
     with pytest.raises(ValueError, match="execution_arn"):
@@ -203,11 +204,8 @@ class RejectingSageMaker:
 def test_retried_start_batch_keeps_waiting_for_the_job_it_already_created(workflow):
     from inference_platform.batch import start_transform
 
-    config = StartBatchConfig.from_env({
-        "INPUT_LOCATION": harness.BUCKET, "MODEL_NAME": "m", "TRANSFORM_INSTANCE_TYPE": "ml.m5.large",
-        "STATE_TABLE_NAME": TABLE, "JOB_NAME_PREFIX": "p", "ENVIRONMENT": "local",
-        "INPUT_PREFIX": "input/", "OUTPUT_PREFIX": "output/"})
-    store = TokenStore(harness._session().resource("dynamodb").Table(TABLE))
+    config = batch_config()
+    store = token_store()
     exists = RejectingSageMaker("ValidationException", "Job name must be unique: a job with this name already exists")
 
     started = start_transform(exists, store, config, task_token="t2", execution_arn=EXEC_ARN, home_region="us-west-2")
