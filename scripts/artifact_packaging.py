@@ -112,12 +112,12 @@ def build_lambda_zip(package_dir: Path, out_dir: Path, dependencies_dir: Path | 
 
 def load_template(path: Path) -> dict:
     """Read a CloudFormation YAML/JSON template with short-form tags expanded (as cfn-lint reads it)."""
-    from cfnlint.decode import cfn_yaml
+    from inference_platform.template_params import load_template as read_template
 
     if not path.is_file():
         raise PackagingError(f"template {path} does not exist")
     try:
-        return cfn_yaml.load(str(path))
+        return read_template(path)
     except Exception as exc:  # cfn-lint raises several parser types; all mean "unreadable template"
         raise PackagingError(f"template {path} cannot be parsed: {exc}") from exc
 

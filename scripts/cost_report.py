@@ -23,9 +23,9 @@ def template_defaults(main_template: Path) -> dict[str, str]:
     """Default value of every main.yaml parameter, as the strings CloudFormation passes on."""
     if not main_template.is_file():
         return {}
-    from cfnlint.decode import cfn_yaml  # the same YAML reader the linter uses (short-form tags)
+    from inference_platform.template_params import load_template
 
-    parameters = cfn_yaml.load(str(main_template)).get("Parameters", {})
+    parameters = load_template(main_template).get("Parameters", {})
     return {name: str(spec["Default"]) for name, spec in parameters.items() if "Default" in spec}
 
 

@@ -1,7 +1,7 @@
 """Load CloudFormation YAML (with !Ref, !Sub, !GetAtt ... short forms) as plain dicts.
 
-Uses cfn-lint's own decoder so tests read templates exactly as the linter does: short-form tags
-come back in long form (``{"Ref": "X"}``, ``{"Fn::Sub": "..."}``).
+Uses the project's reader (cfn-lint's own decoder), so tests read templates exactly as the linter and
+the deploy do: short-form tags come back in long form (``{"Ref": "X"}``, ``{"Fn::Sub": "..."}``).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from cfnlint.decode import cfn_yaml
+from inference_platform.template_params import load_template as read_template
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -19,7 +19,7 @@ def load_template(name: str) -> dict:
     path = TEMPLATES / name
     if not path.is_file():
         raise FileNotFoundError(f"template {path} does not exist")
-    return cfn_yaml.load(str(path))
+    return read_template(path)
 
 
 # --- evaluating a template offline --------------------------------------------------------------
