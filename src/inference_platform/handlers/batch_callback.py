@@ -14,11 +14,11 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from inference_platform.aws_clients import client, table
-from inference_platform.batch import complete_from_event, parse_event
-from inference_platform.cross_region import METRICS_NAMESPACE
-from inference_platform.state_store import TokenStore
-from inference_platform.workflow_config import CallbackConfig
+from inference_platform.resilience.cross_region import METRICS_NAMESPACE
+from inference_platform.shared.clients import client, table
+from inference_platform.workflow.batch import complete_from_event, parse_event
+from inference_platform.workflow.config import CallbackConfig
+from inference_platform.workflow.state_store import TokenStore
 
 logger = Logger()
 # Explicit namespace: the same in every Lambda, and set even if this module is imported before the env.

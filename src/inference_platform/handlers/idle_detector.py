@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from inference_platform.idle_config import IdleDetectorSettings
-from inference_platform.idle_inventory import AWS_ERRORS, describe_error
-from inference_platform.idle_scan import AwsClients, run_scan
+from inference_platform.idle.config import IdleDetectorSettings
+from inference_platform.idle.inventory import AWS_ERRORS, describe_error
+from inference_platform.idle.scan import AwsClients, run_scan
 
 SNS_MESSAGE_LIMIT = 256 * 1024
 METRICS_NAMESPACE = "InferencePlatform/CostControls"

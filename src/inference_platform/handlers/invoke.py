@@ -12,9 +12,10 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 
-from inference_platform.aws_clients import client, current_region
-from inference_platform.cross_region import METRICS_NAMESPACE, CrossRegionClient, default_client_factory
-from inference_platform.invocation import (
+from inference_platform.resilience.cross_region import METRICS_NAMESPACE, CrossRegionClient, default_client_factory
+from inference_platform.shared.clients import client, current_region
+from inference_platform.workflow.config import InvokeConfig
+from inference_platform.workflow.invocation import (
     AttemptRecord,
     EndpointInvoker,
     ModelNotReadyException,
@@ -22,7 +23,6 @@ from inference_platform.invocation import (
     invoke_file,
     single_region_invoker,
 )
-from inference_platform.workflow_config import InvokeConfig
 
 logger = Logger()
 # Explicit namespace: the same in every Lambda, and set even if this module is imported before the env.

@@ -7,9 +7,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from inference_platform.aws_clients import client
-from inference_platform.routing_service import route_request
-from inference_platform.workflow_config import RouteConfig
+from inference_platform.shared.clients import client
+from inference_platform.workflow.config import RouteConfig
+from inference_platform.workflow.route import route_request
 
 logger = Logger()
 

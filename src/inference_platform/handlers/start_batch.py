@@ -10,10 +10,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from inference_platform.aws_clients import client, table
-from inference_platform.batch import start_transform
-from inference_platform.state_store import TokenStore
-from inference_platform.workflow_config import StartBatchConfig
+from inference_platform.shared.clients import client, table
+from inference_platform.workflow.batch import start_transform
+from inference_platform.workflow.config import StartBatchConfig
+from inference_platform.workflow.state_store import TokenStore
 
 logger = Logger()
 

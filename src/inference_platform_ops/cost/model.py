@@ -1,0 +1,449 @@
+"""What an environment's inference will cost: configuration, unit prices and the pure cost formulas.
+
+Everything here is arithmetic on numbers read once from ``templates/params/<env>.json`` and
+``data/prices.json``; the hour-by-hour replay lives in :mod:`inference_platform_ops.cost.trace_sim`.
+The model (what is counted, what is assumed) is written down in docs/cost-report.md.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from inference_platform.shared import pricing
+from inference_platform.workflow.routing import is_business_hours
+
+HOURS_PER_MONTH = 730.0  # AWS's own convention for monthly estimates (8,760 h / 12)
+SECONDS_PER_HOUR = 3600
+KB_PER_GB = 1024 * 1024
+SERVERLESS_MEMORY_SIZES = (1024, 2048, 3072, 4096, 5120, 6144)
+SERVERLESS_TIMEOUT_MS = 60_000  # a serverless container must answer within 60 s
+
+_DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")  # index = Python weekday (Monday=0)
+_CRON = re.compile(r"^cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)$")
+
+
+# ---------------------------------------------------------------- schedule ----
+
+
+def _cron_day(token: str, where: str) -> int:
+    token = token.upper()
+    if token in _DAYS:
+        return _DAYS.index(token)
+    if token.isdigit() and 1 <= int(token) <= 7:  # AWS cron numbers days 1=SUN .. 7=SAT
+        return (int(token) - 2) % 7
+    raise ValueError(f"{where}: unknown day-of-week {token!r} (use MON..SUN or 1..7)")
+
+
+def parse_schedule_cron(expression: str, where: str) -> tuple[int, tuple[int, ...]]:
+    """``cron(0 9 ? * MON-FRI *)`` -> ``(9, (0, 1, 2, 3, 4))``: the local hour it fires and its weekdays.
+
+    Only whole-hour schedules on every day of every month are modelled (the cost report works in
+    hours); anything else is a ValueError naming ``where``.
+    """
+    match = _CRON.match(expression.strip())
+    if not match:
+        raise ValueError(f"{where}: expected cron(M H ? * DAYS *), got {expression!r}")
+    minute, hour, day_of_month, month, day_of_week, _year = match.groups()
+    if minute != "0" or not hour.isdigit() or not 0 <= int(hour) <= 23:
+        raise ValueError(f"{where}: the cost model needs a whole hour (minute 0, hour 0-23), got {expression!r}")
+    if day_of_month not in ("?", "*") or month != "*":
+        raise ValueError(f"{where}: day-of-month/month restrictions are not modelled, got {expression!r}")
+    if day_of_week in ("?", "*"):
+        return int(hour), tuple(range(7))
+    days: set[int] = set()
+    for part in day_of_week.split(","):
+        if "-" in part:
+            first, last = (_cron_day(token, where) for token in part.split("-", 1))
+            span = (last - first) % 7
+            days.update((first + offset) % 7 for offset in range(span + 1))
+        else:
+            days.add(_cron_day(part, where))
+    return int(hour), tuple(sorted(days))
+
+
+@dataclass(frozen=True)
+class BusinessWindow:
+    """Local business hours: [start_hour, end_hour) on ``weekdays`` (Monday=0) in ``timezone``."""
+
+    timezone: str
+    start_hour: int
+    end_hour: int
+    weekdays: tuple[int, ...]
+
+    def contains(self, moment: datetime) -> bool:
+        return is_business_hours(moment, self.timezone, self.weekdays, self.start_hour, self.end_hour)
+
+    def describe(self) -> str:
+        days = ",".join(_DAYS[day] for day in self.weekdays)
+        return f"{self.start_hour:02d}:00-{self.end_hour:02d}:00 {days} {self.timezone}"
+
+
+@dataclass(frozen=True)
+class CapacityBounds:
+    minimum: int
+    maximum: int
+
+    def clamp(self, needed: int) -> int:
+        return max(self.minimum, min(self.maximum, needed))
+
+
+# ------------------------------------------------------------ configuration ----
+
+
+class _Reader:
+    """Reads typed values out of a params file, collecting every problem instead of stopping at the first."""
+
+    def __init__(self, config: dict, source: str):
+        self.source = source
+        self.errors: list[str] = []
+        self.parameters = config.get("Parameters")
+        self.profile = config.get("CostProfile")
+        if not isinstance(self.parameters, dict):
+            self.errors.append(f"{source}: 'Parameters' must be an object")
+            self.parameters = {}
+        if not isinstance(self.profile, dict):
+            self.errors.append(f"{source}: 'CostProfile' must be an object")
+            self.profile = {}
+
+    def _get(self, section: str, name: str, default):
+        table = self.parameters if section == "Parameters" else self.profile
+        if name in table:
+            return table[name]
+        if default is None:
+            self.errors.append(f"{self.source}: {section}.{name} is missing")
+        return default
+
+    def text(self, name: str, default: str | None = None, section: str = "Parameters") -> str:
+        value = self._get(section, name, default)
+        if value is None:
+            return ""
+        if not isinstance(value, str) or not value.strip():
+            self.errors.append(f"{self.source}: {section}.{name} must be a non-empty string, got {value!r}")
+            return ""
+        return value.strip()
+
+    def flag(self, name: str, default: str = "false") -> bool:
+        value = self._get("Parameters", name, default)
+        if value not in ("true", "false"):
+            self.errors.append(f"{self.source}: Parameters.{name} must be \"true\" or \"false\", got {value!r}")
+            return False
+        return value == "true"
+
+    def number(
+        self,
+        name: str,
+        *,
+        low: float,
+        high: float,
+        default: object = None,
+        section: str = "Parameters",
+        convert: Callable[[str], float] = int,
+    ) -> float:
+        value = self._get(section, name, default)
+        if value is None:
+            return low
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            number = convert(str(value))
+        except ValueError:
+            self.errors.append(f"{self.source}: {section}.{name} must be a number, got {value!r}")
+            return low
+        if not low <= number <= high:
+            self.errors.append(f"{self.source}: {section}.{name} must be in {low:g}-{high:g}, got {value!r}")
+            return low
+        return number
+
+
+@dataclass(frozen=True)
+class CostConfig:
+    """The settings of one environment that decide its inference bill."""
+
+    environment: str
+    region: str
+    provisioned_enabled: bool
+    serverless_enabled: bool
+    scheduled_scaling_enabled: bool
+    instance_type: str
+    instance_count: int
+    business_capacity: CapacityBounds
+    off_hours_capacity: CapacityBounds
+    window: BusinessWindow
+    invocations_per_instance_per_minute: float
+    serverless_memory_mb: int
+    serverless_max_concurrency: int
+    batch_threshold: int
+    transform_instance_type: str
+    transform_instance_count: int
+    traffic_profile: str
+    model_latency_ms: float
+    payload_kb: float
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def latency_s(self) -> float:
+        return self.model_latency_ms / 1000.0
+
+    @property
+    def instance_requests_per_hour(self) -> float:
+        """Requests one instance takes per hour at the target-tracking target (the scale-out point)."""
+        return self.invocations_per_instance_per_minute * 60
+
+    def scheduled_bounds(self, hour_start: datetime) -> CapacityBounds:
+        """Min/max instances the scheduled actions set for the hour starting at ``hour_start``."""
+        return self.business_capacity if self.window.contains(hour_start) else self.off_hours_capacity
+
+    def configured_bounds(self, hour_start: datetime) -> CapacityBounds:
+        """Bounds as deployed: the schedule when it is enabled, else the fixed initial instance count."""
+        if self.scheduled_scaling_enabled:
+            return self.scheduled_bounds(hour_start)
+        return CapacityBounds(self.instance_count, self.instance_count)
+
+    @classmethod
+    def from_params(cls, config: dict, source: str = "params") -> CostConfig:
+        """Build from a ``templates/params/<env>.json`` document; ValueError lists every bad field."""
+        if not isinstance(config, dict):
+            raise ValueError(f"{source}: expected a JSON object, got {type(config).__name__}")
+        read = _Reader(config, source)
+        regions = config.get("Regions")
+        region = regions.get("Primary", "") if isinstance(regions, dict) else ""
+        if not isinstance(region, str) or not region:
+            read.errors.append(f"{source}: Regions.Primary is missing")
+        # main.yaml hands the same zone, hours and days to the router and to the scheduled actions.
+        timezone = read.text("BusinessTimezone", "America/New_York")
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            read.errors.append(f"{source}: Parameters.BusinessTimezone: unknown timezone {timezone!r}")
+            timezone = "UTC"
+        warnings = []
+        if str(read.parameters.get("ServerlessProvisionedConcurrency", "0")) not in ("", "0"):
+            warnings.append("ServerlessProvisionedConcurrency is set; provisioned concurrency is not priced here")
+        window = _business_window(read, timezone)
+        instance_count = int(read.number("InitialInstanceCount", low=1, high=100, default="1"))
+        business = CapacityBounds(
+            int(read.number("BusinessHoursMinCapacity", low=1, high=100, default="2")),
+            int(read.number("BusinessHoursMaxCapacity", low=1, high=100, default="8")),
+        )
+        off_hours = CapacityBounds(
+            int(read.number("OffHoursMinCapacity", low=1, high=100, default="1")),
+            int(read.number("OffHoursMaxCapacity", low=1, high=100, default="1")),
+        )
+        for label, bounds in (("BusinessHours", business), ("OffHours", off_hours)):
+            if bounds.minimum > bounds.maximum:
+                read.errors.append(f"{source}: Parameters.{label}MinCapacity is above {label}MaxCapacity")
+        memory = int(read.number("ServerlessMemorySizeInMB", low=1024, high=6144, default="2048"))
+        if memory % 1024:
+            read.errors.append(f"{source}: Parameters.ServerlessMemorySizeInMB must be a 1024 multiple, got {memory}")
+        instance_type = read.text("InstanceType", "ml.m5.large")
+        result = cls(
+            environment=str(config.get("Environment", "")),
+            region=region if isinstance(region, str) else "",
+            provisioned_enabled=read.flag("EnableProvisionedEndpoint"),
+            serverless_enabled=read.flag("EnableServerlessInference"),
+            scheduled_scaling_enabled=read.flag("EnableScheduledScaling"),
+            instance_type=instance_type,
+            instance_count=instance_count,
+            business_capacity=business,
+            off_hours_capacity=off_hours,
+            window=window,
+            invocations_per_instance_per_minute=read.number(
+                "TargetInvocationsPerInstance", low=1, high=100_000, default="70", convert=float
+            ),
+            serverless_memory_mb=memory,
+            serverless_max_concurrency=int(read.number("ServerlessMaxConcurrency", low=1, high=200, default="50")),
+            batch_threshold=int(read.number("BatchThreshold", low=1, high=1_000_000, default="1000")),
+            transform_instance_type=read.text("TransformInstanceType", instance_type or "ml.m5.large"),
+            transform_instance_count=int(read.number("TransformInstanceCount", low=1, high=100, default="1")),
+            traffic_profile=read.text("TrafficProfile", section="CostProfile"),
+            model_latency_ms=read.number(
+                "ModelLatencyMs", low=1, high=SERVERLESS_TIMEOUT_MS, section="CostProfile", convert=float
+            ),
+            payload_kb=read.number("PayloadKb", low=0, high=4096, section="CostProfile", convert=float),
+            warnings=tuple(warnings),
+        )
+        if read.errors:
+            raise ValueError("invalid cost configuration:\n  " + "\n  ".join(read.errors))
+        return result
+
+
+def _business_window(read: _Reader, timezone: str) -> BusinessWindow:
+    """Business hours as main.yaml passes them to both the router and the scheduled actions."""
+    start = int(read.number("BusinessStartHour", low=0, high=23, default="9"))
+    end = int(read.number("BusinessEndHour", low=1, high=24, default="18"))
+    if end <= start:
+        read.errors.append(f"{read.source}: Parameters.BusinessEndHour {end} must be after BusinessStartHour {start}")
+        end = start + 1
+    days_text = read.text("BusinessDays", "MON-FRI")
+    try:
+        _hour, days = parse_schedule_cron(f"cron(0 0 ? * {days_text} *)", f"{read.source}: Parameters.BusinessDays")
+    except ValueError as exc:
+        read.errors.append(str(exc))
+        days = (0, 1, 2, 3, 4)
+    return BusinessWindow(timezone, start, end, days)
+
+
+# ------------------------------------------------------------------ prices ----
+
+
+@dataclass(frozen=True)
+class PipelineUsage:
+    """What one pipeline execution consumes besides the model itself (assumptions, see docs/cost-report.md)."""
+
+    # templates/workflow.yaml, one single-file request: InferencePipeline Route, AnyFiles, ChooseStrategy,
+    # Provisioned/ServerlessInference, Done; InvokeFilesStateMachine InvokeEachFile (Map) and Invoke.
+    transitions_per_request: int = 7
+    lambda_invocations_per_request: int = 2  # route + invoke
+    lambda_memory_mb: int = 256
+    route_lambda_ms: float = 20.0
+    invoke_overhead_ms: float = 30.0  # invoke Lambda waits for the model: latency + this
+    dynamodb_writes_per_request: int = 2  # ledger put + status update
+    dynamodb_reads_per_request: int = 1
+    transitions_per_batch_job: int = 5  # Route, AnyFiles, ChooseStrategy, BatchTransform, Done
+    lambda_invocations_per_batch_job: int = 3  # route, start_batch, batch_callback
+    alarms: int = 5  # 3 billing tiers + 2 target-tracking alarms
+    custom_metrics: int = 6  # Powertools EMF metrics across the handlers
+    batch_startup_seconds: float = 180.0  # billed container start + model download per transform job
+
+
+@dataclass(frozen=True)
+class UnitPrices:
+    instance_hour: float
+    batch_instance_hour: float
+    serverless_second: float
+    serverless_gb: float
+    platform: pricing.PlatformPrices
+
+    @classmethod
+    def for_config(cls, cfg: CostConfig) -> UnitPrices:
+        """Look up every price the config needs; KeyError names the first missing one."""
+        return cls(
+            instance_hour=pricing.instance_hour_price(cfg.region, cfg.instance_type),
+            batch_instance_hour=pricing.batch_instance_hour_price(cfg.region, cfg.transform_instance_type),
+            serverless_second=pricing.serverless_second_price(cfg.region, cfg.serverless_memory_mb),
+            serverless_gb=pricing.serverless_gb_processed_price(cfg.region),
+            platform=pricing.platform_prices(cfg.region),
+        )
+
+
+# ---------------------------------------------------------------- formulas ----
+
+
+def instances_needed(requests: int, requests_per_instance_hour: float) -> int:
+    """Instances target tracking settles on for an hour of ``requests`` (0 for an empty hour)."""
+    return math.ceil(requests / requests_per_instance_hour) if requests > 0 else 0
+
+
+def serverless_concurrency(requests: int, latency_s: float) -> int:
+    """Mean concurrent serverless containers an hour of ``requests`` keeps busy (Little's law, rounded up)."""
+    return math.ceil(requests * latency_s / SECONDS_PER_HOUR) if requests > 0 else 0
+
+
+def serverless_request_cost(latency_s: float, payload_kb: float, second_price: float, gb_price: float) -> float:
+    """Compute (latency x price per second at the memory size) plus data processed (payload in + out)."""
+    return latency_s * second_price + payload_kb / KB_PER_GB * gb_price
+
+
+def batch_job_cost(files: float, cfg: CostConfig, prices: UnitPrices, usage: PipelineUsage) -> float:
+    """One transform job over ``files`` files: start-up plus files x latency spread over the instances."""
+    if files <= 0:
+        return 0.0
+    seconds = usage.batch_startup_seconds + files * cfg.latency_s / cfg.transform_instance_count
+    return cfg.transform_instance_count * seconds / SECONDS_PER_HOUR * prices.batch_instance_hour
+
+
+def pipeline_cost(
+    requests: float, batch_jobs: float, cfg: CostConfig, prices: UnitPrices, usage: PipelineUsage
+) -> dict[str, float]:
+    """Step Functions, Lambda and DynamoDB for ``requests`` executions and ``batch_jobs`` jobs; no fixed part."""
+    p = prices.platform
+    gb = usage.lambda_memory_mb / 1024
+    lambda_seconds = (usage.route_lambda_ms + usage.invoke_overhead_ms + cfg.model_latency_ms) / 1000
+    transitions = requests * usage.transitions_per_request + batch_jobs * usage.transitions_per_batch_job
+    invocations = requests * usage.lambda_invocations_per_request + batch_jobs * usage.lambda_invocations_per_batch_job
+    return {
+        "step_functions": transitions * p.step_functions_per_transition,
+        "lambda": invocations * p.lambda_per_request + requests * gb * lambda_seconds * p.lambda_per_gb_second,
+        "dynamodb": (requests + batch_jobs)
+        * (usage.dynamodb_writes_per_request * p.dynamodb_per_write_unit
+           + usage.dynamodb_reads_per_request * p.dynamodb_per_read_unit),
+    }
+
+
+def monthly_fixed_cost(prices: UnitPrices, usage: PipelineUsage) -> float:
+    """CloudWatch alarms and custom metrics: billed per month whatever the traffic."""
+    p = prices.platform
+    return usage.alarms * p.cloudwatch_per_alarm_month + usage.custom_metrics * p.cloudwatch_per_metric_month
+
+
+@dataclass(frozen=True)
+class BreakEven:
+    """Sustained request rate at which one provisioned instance and serverless cost the same."""
+
+    memory_mb: int
+    latency_ms: float
+    serverless_cost_per_request: float
+    instance_hour_price: float
+    requests_per_hour: float
+    instance_requests_per_hour: float | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def requests_per_second(self) -> float:
+        return self.requests_per_hour / SECONDS_PER_HOUR
+
+    @property
+    def utilisation(self) -> float | None:
+        """Share of one instance's target load at break-even (> 1: serverless is always cheaper)."""
+        if not self.instance_requests_per_hour:
+            return None
+        return self.requests_per_hour / self.instance_requests_per_hour
+
+
+def break_even(
+    *,
+    memory_mb: int,
+    latency_ms: float,
+    payload_kb: float,
+    region: str,
+    instance_price: float,
+    instance_requests_per_hour: float | None = None,
+) -> BreakEven:
+    """Below ``requests_per_hour`` serverless is cheaper; above it (sustained) a provisioned instance is.
+
+    Costs are linear on both sides (N instances carry N times the load), so the rate per instance
+    holds at any scale as long as the instances are kept at that load.
+    """
+    per_request = serverless_request_cost(
+        latency_ms / 1000,
+        payload_kb,
+        pricing.serverless_second_price(region, memory_mb),
+        pricing.serverless_gb_processed_price(region),
+    )
+    return BreakEven(
+        memory_mb=memory_mb,
+        latency_ms=latency_ms,
+        serverless_cost_per_request=per_request,
+        instance_hour_price=instance_price,
+        requests_per_hour=instance_price / per_request,
+        instance_requests_per_hour=instance_requests_per_hour,
+    )
+
+
+def break_even_matrix(
+    cfg: CostConfig, instance_price: float, latencies_ms: Iterable[float] = (50, 150, 500, 1000, 2000)
+) -> list[BreakEven]:
+    """The decision matrix: break-even rate for every serverless memory size x a range of model latencies."""
+    return [
+        break_even(
+            memory_mb=memory, latency_ms=latency, payload_kb=cfg.payload_kb, region=cfg.region,
+            instance_price=instance_price,
+        )
+        for memory in SERVERLESS_MEMORY_SIZES
+        for latency in latencies_ms
+    ]

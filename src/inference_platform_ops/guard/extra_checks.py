@@ -1,0 +1,107 @@
+"""Guard checks that need a join between two resources, which cfn-guard 3.1 cannot express.
+
+S3_BUCKET_TLS_ONLY           every bucket has a bucket policy denying requests without TLS.
+LAMBDA_LOG_GROUP_RETENTION   every Lambda function has its log group, with RetentionInDays, in the
+                             same template.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inference_platform_ops.guard.findings import Finding, properties, resources_of_type
+
+TLS_RULE = "S3_BUCKET_TLS_ONLY"
+LOG_GROUP_RULE = "LAMBDA_LOG_GROUP_RETENTION"
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _denies_plain_http(statement: Any) -> bool:
+    if not isinstance(statement, dict) or statement.get("Effect") != "Deny":
+        return False
+    principal = statement.get("Principal")
+    if principal != "*" and not (isinstance(principal, dict) and "*" in _as_list(principal.get("AWS"))):
+        return False
+    if not any(action in ("s3:*", "*") for action in _as_list(statement.get("Action"))):
+        return False
+    condition = statement.get("Condition")
+    bool_condition = condition.get("Bool") if isinstance(condition, dict) else None
+    secure = bool_condition.get("aws:SecureTransport") if isinstance(bool_condition, dict) else None
+    return secure is False or (isinstance(secure, str) and secure.lower() == "false")
+
+
+def _policy_bucket(policy: dict[str, Any]) -> str | None:
+    """Logical id of the bucket a BucketPolicy applies to (Ref form), else None."""
+    bucket = properties(policy).get("Bucket")
+    if isinstance(bucket, dict) and isinstance(bucket.get("Ref"), str):
+        return bucket["Ref"]
+    return None
+
+
+def check_bucket_tls(template_name: str, template: dict[str, Any]) -> list[Finding]:
+    policies = resources_of_type(template, "AWS::S3::BucketPolicy").values()
+    tls_buckets = set()
+    for policy in policies:
+        document = properties(policy).get("PolicyDocument")
+        statements = _as_list(document.get("Statement")) if isinstance(document, dict) else []
+        bucket = _policy_bucket(policy)
+        if bucket and any(_denies_plain_http(statement) for statement in statements):
+            tls_buckets.add(bucket)
+    return [
+        Finding(template_name, name, TLS_RULE,
+                "the bucket has no policy denying requests without TLS (aws:SecureTransport false). "
+                "Fix: add an AWS::S3::BucketPolicy with Bucket: !Ref " + name + " and a statement "
+                "{Effect: Deny, Principal: \"*\", Action: s3:*, Resource: [bucket ARN, bucket ARN/*], "
+                "Condition: {Bool: {aws:SecureTransport: false}}}.")
+        for name in resources_of_type(template, "AWS::S3::Bucket")
+        if name not in tls_buckets
+    ]
+
+
+def _lambda_name_key(value: Any, logical_id: str) -> set[str]:
+    """The strings a function's log group name can end with after /aws/lambda/."""
+    keys = {"${" + logical_id + "}"}
+    if isinstance(value, str):
+        keys.add(value)
+    elif isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
+        keys.add(value["Fn::Sub"])
+    return keys
+
+
+def _log_group_suffix(log_group: dict[str, Any]) -> str | None:
+    name = properties(log_group).get("LogGroupName")
+    text = name if isinstance(name, str) else name.get("Fn::Sub") if isinstance(name, dict) else None
+    if isinstance(text, str) and text.startswith("/aws/lambda/"):
+        return text.removeprefix("/aws/lambda/")
+    return None
+
+
+def check_lambda_log_groups(template_name: str, template: dict[str, Any]) -> list[Finding]:
+    log_groups = resources_of_type(template, "AWS::Logs::LogGroup")
+    findings = []
+    for name, function in resources_of_type(template, "AWS::Lambda::Function").items():
+        props = properties(function)
+        logging = props.get("LoggingConfig")
+        target = logging.get("LogGroup") if isinstance(logging, dict) else None
+        matches = []
+        if isinstance(target, dict) and target.get("Ref") in log_groups:
+            matches.append(target["Ref"])
+        keys = _lambda_name_key(props.get("FunctionName"), name)
+        matches += [group for group, body in log_groups.items() if _log_group_suffix(body) in keys]
+        if not matches:
+            findings.append(Finding(
+                template_name, name, LOG_GROUP_RULE,
+                "no AWS::Logs::LogGroup for this function in the template; Lambda would create "
+                "/aws/lambda/<name> itself with no retention (logs kept and billed forever, left behind on delete). "
+                "Fix: add a LogGroup named !Sub /aws/lambda/<FunctionName> with RetentionInDays and point "
+                "LoggingConfig.LogGroup at it."))
+            continue
+        if not any("RetentionInDays" in properties(log_groups[group]) for group in matches):
+            findings.append(Finding(
+                template_name, name, LOG_GROUP_RULE,
+                f"log group {matches[0]} has no RetentionInDays, so logs are kept and billed forever. "
+                "Fix: set RetentionInDays (e.g. !Ref LogRetentionDays)."))
+    return findings

@@ -1,0 +1,249 @@
+"""Stand up templates/workflow.yaml's Lambdas and state machines in moto, from the template itself.
+
+Handler strings, environment variables, state machine names and definitions all come from the
+template (intrinsics resolved against the parameters below and the ARNs moto hands out), so the
+tests run what would be deployed, not a copy of it. ``inference_platform_ops.emulator.lambdas`` makes the Lambda
+tasks run the real handlers in-process.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import io
+import json
+import re
+import time
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import moto  # noqa: F401 - moto must hook botocore before the first session below is built
+
+from tests.helpers.template_loader import load_template
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+BUCKET = "inference-input-local"
+PARAMETERS = {
+    "Environment": "local",
+    "ProjectName": "ml-inference",
+    "ArtifactBucket": "artifacts-local",
+    "LambdaCodeKey": "lambda/inference.zip",
+    "ProvisionedEndpointName": "ml-inference-local-provisioned",
+    "ServerlessEndpointName": "ml-inference-local-serverless",
+    "SecondaryRegion": "",
+    "SecondaryProvisionedEndpointName": "",
+    "SecondaryServerlessEndpointName": "",
+    "ModelName": "ml-inference-local-model",
+    "InputLocation": BUCKET,
+    "InputPrefix": "input/",
+    "OutputPrefix": "output/",
+    "StateTableName": "ml-inference-local-state",
+    "BatchThreshold": "1000",
+    "BusinessTimezone": "America/New_York",
+    "BusinessStartHour": "9",
+    "BusinessEndHour": "18",
+    "BusinessDays": "MON-FRI",
+    "TransformInstanceType": "ml.m5.large",
+    "TransformInstanceCount": "1",
+    "LogRetentionDays": "30",
+}
+FUNCTIONS = ("RouteFunction", "InvokeFunction", "StartBatchFunction", "BatchCallbackFunction")
+_SUB = re.compile(r"\$\{([A-Za-z0-9:.]+)\}")
+
+
+def resolve(value: Any, parameters: dict[str, str], physical: dict[str, str]) -> Any:
+    """Ref / Fn::GetAtt .Arn / Fn::Sub over parameters and created resources; anything else fails loudly."""
+    if isinstance(value, dict) and len(value) == 1:
+        (name, arg), = value.items()
+        if name == "Ref":
+            return parameters[arg] if arg in parameters else physical[arg]
+        if name == "Fn::GetAtt":
+            logical, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
+            return physical[f"{logical}.{attribute}"]
+        if name == "Fn::Sub":
+            known = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", **parameters}
+            return _SUB.sub(lambda m: str(known.get(m.group(1), physical.get(m.group(1)))), arg)
+        if name.startswith("Fn::"):
+            raise NotImplementedError(f"harness does not resolve {name}")
+    if isinstance(value, dict):
+        return {k: resolve(v, parameters, physical) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, parameters, physical) for v in value]
+    return value
+
+
+def substitute(definition: Any, substitutions: dict[str, str]) -> Any:
+    """What DefinitionSubstitutions does: ``${Key}`` in any string of the definition."""
+    if isinstance(definition, dict):
+        return {k: substitute(v, substitutions) for k, v in definition.items()}
+    if isinstance(definition, list):
+        return [substitute(v, substitutions) for v in definition]
+    if isinstance(definition, str):
+        return _SUB.sub(lambda m: substitutions.get(m.group(1), m.group(0)), definition)
+    return definition
+
+
+@functools.cache
+def _session() -> boto3.session.Session:
+    return boto3.session.Session(region_name=REGION)
+
+
+@functools.cache
+def aws(service: str) -> Any:
+    """One cached client per service for all tests: moto resets boto3's default session at each mock
+    start, and rebuilding sessions and clients re-reads botocore's data (about a second per test)."""
+    return _session().client(service, region_name=REGION)
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README", "handlers run in-process by inference_platform_ops.emulator.lambdas")
+    return buffer.getvalue()
+
+
+def plain(value: Any) -> Any:
+    """cfn-lint's YAML nodes -> plain dicts/lists/str (json round trip)."""
+    return json.loads(json.dumps(value))
+
+
+@dataclass
+class DeployedWorkflow:
+    parameters: dict[str, str]
+    physical: dict[str, str] = field(default_factory=dict)
+    pipeline_arn: str = ""
+    invoke_files_arn: str = ""
+
+    @property
+    def sfn(self) -> Any:
+        return aws("stepfunctions")
+
+    def start(self, name: str, request: dict | None = None) -> str:
+        return self.sfn.start_execution(stateMachineArn=self.pipeline_arn, name=name,
+                                        input=json.dumps(request or {}))["executionArn"]
+
+    def wait(self, execution_arn: str, timeout_s: float = 20.0, until_not: str = "RUNNING") -> dict:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            described = self.sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != until_not:
+                return described
+            time.sleep(0.05)
+        raise AssertionError(f"execution {execution_arn} still {until_not} after {timeout_s} s")
+
+    def wait_for_state(self, execution_arn: str, state_name: str, timeout_s: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if state_name in entered_states(self.history(execution_arn)):
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"execution never entered {state_name} within {timeout_s} s")
+
+    def history(self, execution_arn: str) -> list[dict]:
+        return self.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+
+    def invoke_callback(self, event: dict) -> dict:
+        response = aws("lambda").invoke(
+            FunctionName=self.physical["BatchCallbackFunction"], Payload=json.dumps(event).encode())
+        payload = json.loads(response["Payload"].read())
+        if response.get("FunctionError"):
+            raise AssertionError(f"BatchCallback failed: {payload}")
+        return payload
+
+
+def entered_states(history: list[dict]) -> list[str]:
+    return [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+
+
+def state_input(history: list[dict], state_name: str) -> dict:
+    for event in history:
+        details = event.get("stateEnteredEventDetails")
+        if details and details["name"] == state_name:
+            return json.loads(details["input"])
+    raise AssertionError(f"state {state_name} was never entered")
+
+
+def create_state_table(name: str, region: str = REGION) -> None:
+    """The state table's key schema as templates/state-store.yaml declares it (pk/sk strings)."""
+    _session().client("dynamodb", region_name=region).create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "S"}],
+    )
+
+
+@functools.cache
+def _template() -> dict:
+    return plain(load_template("workflow.yaml"))
+
+
+def deploy(parameters: dict[str, str] | None = None, patch_definition: Any = None) -> DeployedWorkflow:
+    """Create the template's functions and state machines in the active moto mock.
+
+    ``patch_definition(logical_id, definition)`` may change a COPY of a definition (used only where a
+    test says why, e.g. a shorter timeout so the timeout path runs in a second).
+    """
+    params = {**PARAMETERS, **(parameters or {})}
+    template = _template()
+    resources = template["Resources"]
+    deployed = DeployedWorkflow(parameters=params)
+
+    iam = aws("iam")
+    role = iam.create_role(RoleName="workflow-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    s3 = aws("s3")
+    s3.create_bucket(Bucket=params["InputLocation"])
+    create_state_table(params["StateTableName"])
+    aws("sagemaker").create_model(
+        ModelName=params["ModelName"], ExecutionRoleArn=role,
+        PrimaryContainer={"Image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/model:1"},
+    )
+
+    lam = aws("lambda")
+    for logical in FUNCTIONS:
+        wanted = ("FunctionName", "Runtime", "Handler", "Timeout", "MemorySize", "Environment")
+        source = resources[logical]["Properties"]
+        props = resolve(copy.deepcopy({k: source[k] for k in wanted}), params, deployed.physical)
+        created = lam.create_function(
+            FunctionName=props["FunctionName"], Runtime=props["Runtime"], Role=role, Handler=props["Handler"],
+            Code={"ZipFile": _zip()}, Timeout=props["Timeout"], MemorySize=props["MemorySize"],
+            Environment={"Variables": {k: str(v) for k, v in props["Environment"]["Variables"].items()}},
+        )
+        deployed.physical[logical] = created["FunctionName"]
+        deployed.physical[f"{logical}.Arn"] = created["FunctionArn"]
+
+    sfn = aws("stepfunctions")
+    for logical in ("InvokeFilesStateMachine", "InferencePipeline"):
+        props = resources[logical]["Properties"]
+        substitutions = resolve(props["DefinitionSubstitutions"], params, deployed.physical)
+        definition = substitute(copy.deepcopy(props["Definition"]), substitutions)
+        if patch_definition is not None:
+            patch_definition(logical, definition)
+        name = resolve(props["StateMachineName"], params, deployed.physical)
+        arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=role,
+                                       type=props["StateMachineType"])["stateMachineArn"]
+        deployed.physical[logical] = arn
+    deployed.pipeline_arn = deployed.physical["InferencePipeline"]
+    deployed.invoke_files_arn = deployed.physical["InvokeFilesStateMachine"]
+    return deployed
+
+
+def put_inputs(count: int, location: str = BUCKET, prefix: str = "input/") -> list[str]:
+    s3 = aws("s3")
+    keys = [f"{prefix}file-{i:04d}.json" for i in range(count)]
+    for index, key in enumerate(keys):
+        s3.put_object(Bucket=location, Key=key, Body=json.dumps({"instances": [index]}).encode(),
+                      ContentType="application/json")
+    return keys
+
+
+def transform_event(job_name: str, status: str = "Completed", reason: str = "") -> dict:
+    detail: dict[str, Any] = {"TransformJobName": job_name, "TransformJobStatus": status,
+                              "TransformOutput": {"S3OutputPath": f"s3://{BUCKET}/output/batch/{job_name}/"}}
+    if reason:
+        detail["FailureReason"] = reason
+    return {"version": "0", "source": "aws.sagemaker", "detail-type": "SageMaker Transform Job State Change",
+            "region": REGION, "account": ACCOUNT, "detail": detail}

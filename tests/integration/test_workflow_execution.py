@@ -1,0 +1,268 @@
+"""InferencePipeline executed end to end in moto's Step Functions interpreter.
+
+The definitions, handler strings and Lambda environments are the template's (tests/workflow_harness.py);
+Lambda tasks run the real handlers in-process (inference_platform_ops.emulator.lambdas); SageMaker runtime answers are
+scripted per test. Assertions are on execution status, history and what landed in S3/SageMaker.
+Retry intervals sleep for real: only the two retry cases pay the 3 s waits.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from moto import mock_aws
+
+from inference_platform_ops.emulator.lambdas import (
+    Outcome,
+    SageMakerScript,
+    scripted_sagemaker_runtime,
+    workflow_emulation,
+)
+from tests.helpers import workflow_harness as harness
+from tests.helpers.workflow_harness import BUCKET, entered_states, state_input, transform_event
+
+SERVERLESS = harness.PARAMETERS["ServerlessEndpointName"]
+PROVISIONED = harness.PARAMETERS["ProvisionedEndpointName"]
+
+
+@pytest.fixture
+def script():
+    with (
+        mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
+        workflow_emulation(),
+        scripted_sagemaker_runtime(SageMakerScript()) as scripted,
+    ):
+        yield scripted
+
+
+def s3_objects(prefix: str) -> dict[str, dict]:
+    s3 = harness.aws("s3")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])]
+    return {key: s3.head_object(Bucket=BUCKET, Key=key)["Metadata"] for key in keys}
+
+
+def transform_jobs() -> list[dict]:
+    sagemaker = harness.aws("sagemaker")
+    names = [j["TransformJobName"] for j in sagemaker.list_transform_jobs()["TransformJobSummaries"]]
+    return [sagemaker.describe_transform_job(TransformJobName=n) for n in names]
+
+
+def test_provisioned_route_invokes_every_file_and_writes_results(script):
+    """Auto mode in business hours (every hour of every day here) with few files -> provisioned endpoint."""
+    workflow = harness.deploy({"BusinessDays": "MON-SUN", "BusinessStartHour": "0", "BusinessEndHour": "24"})
+    keys = harness.put_inputs(3)
+    execution = workflow.start("auto-business-hours", {"mode": "auto"})
+
+    described = workflow.wait(execution)
+
+    assert described["status"] == "SUCCEEDED", described
+    history = workflow.history(execution)
+    assert "ProvisionedInference" in entered_states(history)
+    assert "FallbackToBatchTransform" not in entered_states(history)
+    assert json.loads(described["output"])["route"]["strategy"] == "provisioned_endpoint"
+    outputs = s3_objects("output/file-")
+    assert sorted(outputs) == sorted(k.replace("input/", "output/") + ".out" for k in keys)
+    assert script.calls_to(PROVISIONED) == 3 and script.calls_to(SERVERLESS) == 0
+
+
+def test_serverless_route_when_provisioned_is_off(script):
+    """Auto mode with no provisioned endpoint deployed -> serverless, whatever the hour."""
+    workflow = harness.deploy({"ProvisionedEndpointName": ""})
+    harness.put_inputs(2)
+    execution = workflow.start("auto-no-provisioned")
+
+    described = workflow.wait(execution)
+
+    assert described["status"] == "SUCCEEDED", described
+    assert "ServerlessInference" in entered_states(workflow.history(execution))
+    assert len(s3_objects("output/file-")) == 2
+    assert script.calls_to(SERVERLESS) == 2
+
+
+def test_forced_real_time_mode_covers_every_file_beyond_the_threshold(script):
+    """Route stops counting at the threshold, but a forced serverless request still processes every
+    file: the map lists the prefix itself (outputs and folder markers are not inputs)."""
+    workflow = harness.deploy({"BatchThreshold": "2"})
+    keys = harness.put_inputs(5)
+    harness.aws("s3").put_object(Bucket=BUCKET, Key="input/", Body=b"")  # a folder marker
+    execution = workflow.start("forced-many", {"mode": "serverless"})
+
+    described = workflow.wait(execution)
+
+    assert described["status"] == "SUCCEEDED", described
+    route = json.loads(described["output"])["route"]
+    assert (route["file_count"], route["file_count_is_lower_bound"]) == (2, True)
+    assert sorted(s3_objects("output/file-")) == sorted(k.replace("input/", "output/") + ".out" for k in keys)
+    assert script.calls_to(SERVERLESS) == 5
+
+
+def test_batch_route_waits_for_the_transform_job_and_callback_completes_it(script):
+    """At the threshold auto mode goes to batch: the transform job covers the input prefix, the
+    execution waits, and the job's Completed event (through BatchCallback) finishes it."""
+    workflow = harness.deploy({"BatchThreshold": "3"})
+    harness.put_inputs(5)
+    execution = workflow.start("at-threshold")
+    workflow.wait_for_state(execution, "BatchTransform")
+    job = wait_for_transform_job()
+
+    assert workflow.sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+    assert job["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == f"s3://{BUCKET}/input/"
+    assert job["TransformJobName"].startswith("ml-inference-local-")
+    handled = workflow.invoke_callback(transform_event(job["TransformJobName"]))
+
+    described = workflow.wait(execution)
+    assert handled["action"] == "delivered"
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"])["batch"]["transform_job_name"] == job["TransformJobName"]
+    assert script.calls == []  # batch never touches the real-time endpoints
+    assert json.loads(described["output"])["route"]["file_count"] == 3  # listing stopped at the threshold
+
+
+def test_failed_transform_job_fails_the_execution_with_its_reason(script):
+    workflow = harness.deploy()
+    harness.put_inputs(1)
+    execution = workflow.start("batch-fails", {"mode": "batch"})
+    workflow.wait_for_state(execution, "BatchTransform")
+    job = wait_for_transform_job()
+
+    workflow.invoke_callback(transform_event(job["TransformJobName"], "Failed", "ClientError: bad input"))
+
+    described = workflow.wait(execution)
+    assert described["status"] == "FAILED"
+    assert described["error"] == "TransformJobFailed"  # (moto drops SendTaskFailure's cause)
+
+
+def test_unknown_job_is_ignored_and_the_waiting_execution_keeps_waiting(script):
+    """A state change of a job this workflow did not start completes nothing."""
+    workflow = harness.deploy()
+    harness.put_inputs(1)
+    execution = workflow.start("waits", {"mode": "batch"})
+    workflow.wait_for_state(execution, "BatchTransform")
+    job = wait_for_transform_job()
+
+    handled = workflow.invoke_callback(transform_event("ml-inference-local-someone-elses-job"))
+
+    assert handled["action"] == "ignored"
+    assert workflow.sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+    workflow.invoke_callback(transform_event(job["TransformJobName"]))
+    assert workflow.wait(execution)["status"] == "SUCCEEDED"
+
+
+def test_duplicate_completion_event_is_delivered_once(script):
+    workflow = harness.deploy()
+    harness.put_inputs(1)
+    execution = workflow.start("dup", {"mode": "batch"})
+    workflow.wait_for_state(execution, "BatchTransform")
+    job = wait_for_transform_job()
+
+    first = workflow.invoke_callback(transform_event(job["TransformJobName"]))
+    second = workflow.invoke_callback(transform_event(job["TransformJobName"]))
+
+    assert (first["action"], second["action"]) == ("delivered", "duplicate")
+    assert workflow.wait(execution)["status"] == "SUCCEEDED"
+
+
+def test_serverless_model_not_ready_once_then_succeeds_after_one_retry(script):
+    """Cold start: the first call says ModelNotReadyException, Step Functions retries 3 s later, the
+    second call answers. Two endpoint calls, no fallback, the output records attempt 1."""
+    script.outcomes[SERVERLESS] = [Outcome.model_not_ready()]
+    workflow = harness.deploy()
+    harness.put_inputs(1)
+    execution = workflow.start("cold-start", {"mode": "serverless"})
+
+    described = workflow.wait(execution)
+
+    assert described["status"] == "SUCCEEDED", described
+    assert "FallbackToBatchTransform" not in entered_states(workflow.history(execution))
+    assert script.calls_to(SERVERLESS) == 2
+    assert s3_objects("output/file-0000.json.out")["output/file-0000.json.out"]["attempt"] == "1"
+    assert transform_jobs() == []
+
+
+def test_serverless_fails_three_times_then_falls_back_to_batch(script):
+    """ModelNotReadyException on the first try and both retries (3 endpoint calls) -> the child run
+    fails -> FallbackToBatchTransform, with the reason at $.fallback_reason, and the transform job is
+    created over the input prefix."""
+    script.outcomes[SERVERLESS] = [Outcome.model_not_ready()] * 3
+    workflow = harness.deploy()
+    harness.put_inputs(1)
+    execution = workflow.start("never-ready", {"mode": "serverless"})
+
+    workflow.wait_for_state(execution, "BatchTransform", timeout_s=30)
+    job = wait_for_transform_job()
+
+    history = workflow.history(execution)
+    assert entered_states(history)[-2:] == ["FallbackToBatchTransform", "BatchTransform"]
+    reason = state_input(history, "FallbackToBatchTransform")["fallback_reason"]
+    assert reason["Error"] == "States.TaskFailed"
+    assert "States.ExceedToleratedFailureThreshold" in reason["Cause"]  # the child's map gave up on the file
+    assert script.calls_to(SERVERLESS) == 3
+    assert job["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == f"s3://{BUCKET}/input/"
+    workflow.invoke_callback(transform_event(job["TransformJobName"]))
+    assert workflow.wait(execution)["status"] == "SUCCEEDED"
+
+
+def test_serverless_timeout_falls_back_to_batch(script):
+    """A hung endpoint: the serverless task's timeout fires and the request goes to batch.
+
+    To run in about a second, this case ONLY deploys a copy of the definition whose serverless task
+    TimeoutSeconds is 1 instead of 120 (the 120 s bound itself is checked in test_workflow_definition).
+    """
+    def short_timeout(logical: str, definition: dict) -> None:
+        if logical == "InferencePipeline":
+            assert definition["States"]["ServerlessInference"]["TimeoutSeconds"] == 120
+            definition["States"]["ServerlessInference"]["TimeoutSeconds"] = 1
+
+    script.outcomes[SERVERLESS] = [Outcome.ok(delay_s=10)]
+    workflow = harness.deploy(patch_definition=short_timeout)
+    harness.put_inputs(1)
+    execution = workflow.start("hung", {"mode": "serverless"})
+
+    workflow.wait_for_state(execution, "FallbackToBatchTransform")
+    script.released.set()  # let the hung call return so the next Lambda task can run
+    workflow.wait_for_state(execution, "BatchTransform")
+
+    reason = state_input(workflow.history(execution), "FallbackToBatchTransform")["fallback_reason"]
+    assert reason["Error"] == "States.Timeout"
+    assert wait_for_transform_job()["TransformJobStatus"]
+
+
+def test_provisioned_endpoint_errors_fall_back_to_batch_too(script):
+    """A 5xx from the provisioned endpoint is not retried as a cold start: the file fails, the child run
+    fails, and the request goes to batch instead of being lost."""
+    script.outcomes[PROVISIONED] = [Outcome.server_error()]
+    workflow = harness.deploy()
+    harness.put_inputs(1)
+    execution = workflow.start("provisioned-down", {"mode": "provisioned"})
+
+    workflow.wait_for_state(execution, "BatchTransform")
+
+    reason = state_input(workflow.history(execution), "FallbackToBatchTransform")["fallback_reason"]
+    assert reason["Error"] == "States.TaskFailed"
+    assert script.calls_to(PROVISIONED) == 1
+    assert wait_for_transform_job()["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == f"s3://{BUCKET}/input/"
+
+
+def test_empty_input_prefix_succeeds_without_inference(script):
+    workflow = harness.deploy()
+    execution = workflow.start("empty")
+
+    described = workflow.wait(execution)
+
+    assert described["status"] == "SUCCEEDED"
+    assert "NothingToDo" in entered_states(workflow.history(execution))
+    assert script.calls == [] and transform_jobs() == []
+
+
+def wait_for_transform_job(timeout_s: float = 10.0) -> dict:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        jobs = transform_jobs()
+        if jobs:
+            assert len(jobs) == 1, jobs
+            return jobs[0]
+        time.sleep(0.05)
+    raise AssertionError("no transform job was created")

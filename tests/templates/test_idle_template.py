@@ -1,0 +1,182 @@
+"""templates/cost-controls.yaml: the contract other stacks rely on, least privilege, and a moto deploy."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from inference_platform_ops.emulator.compat import patched as emulator_patches
+from tests.helpers.template_loader import TEMPLATES, load_template
+
+TEMPLATE = load_template("cost-controls.yaml")
+RESOURCES = TEMPLATE["Resources"]
+
+
+def of_type(kind: str) -> dict:
+    return {name: r for name, r in RESOURCES.items() if r["Type"] == kind}
+
+
+def role_statements() -> list[dict]:
+    role = RESOURCES["IdleDetectorRole"]["Properties"]
+    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    statements += RESOURCES["IdleDetectorSummaryPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def test_parameters_match_the_shared_contract():
+    params = TEMPLATE["Parameters"]
+    assert set(params) == {
+        "Environment", "ProjectName", "ArtifactBucket", "LambdaCodeKey", "AutoStopAction", "DryRun",
+        "IdleWindowHours", "ProtectionTagKey", "ProtectedValues", "ScheduleExpression", "NotificationEmail",
+        "LogRetentionDays",
+    }  # fmt: skip
+    defaults = {name: str(p.get("Default")) for name, p in params.items() if "Default" in p}
+    assert defaults["AutoStopAction"] == "scale_down"
+    assert defaults["DryRun"] == "true"
+    assert defaults["IdleWindowHours"] == "24"
+    assert defaults["ProtectionTagKey"] == "ProtectionLevel"
+    assert defaults["ProtectedValues"] == "critical"
+    assert defaults["ScheduleExpression"] == "rate(1 hour)"
+    assert defaults["NotificationEmail"] == ""
+    assert defaults["LogRetentionDays"] == "30"
+    for name, p in params.items():
+        assert {"AllowedValues", "AllowedPattern", "MinValue"} & set(p), f"{name} is unconstrained"
+        assert p.get("ConstraintDescription"), f"{name} has no ConstraintDescription"
+
+
+def test_outputs_match_the_shared_contract():
+    assert set(TEMPLATE["Outputs"]) == {"IdleDetectorFunctionName", "IdleDetectorFunctionArn", "SummaryTopicArn"}
+
+
+def test_lambda_runs_the_idle_detector_with_settings_from_parameters():
+    props = RESOURCES["IdleDetectorFunction"]["Properties"]
+    assert props["Handler"] == "inference_platform.handlers.idle_detector.handler"
+    assert props["Runtime"] == "python3.12"
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert props["Code"] == {"S3Bucket": {"Ref": "ArtifactBucket"}, "S3Key": {"Ref": "LambdaCodeKey"}}
+    env = props["Environment"]["Variables"]
+    assert env["ENVIRONMENT"] == {"Ref": "Environment"}
+    assert env["AUTO_STOP_ACTION"] == {"Ref": "AutoStopAction"}
+    assert env["DRY_RUN"] == {"Ref": "DryRun"}
+    assert env["IDLE_WINDOW_HOURS"] == {"Ref": "IdleWindowHours"}
+    assert env["PROTECTION_TAG_KEY"] == {"Ref": "ProtectionTagKey"}
+    assert env["PROTECTED_VALUES"] == {"Ref": "ProtectedValues"}
+    assert env["SUMMARY_TOPIC_ARN"] == {"Ref": "SummaryTopic"}
+    log_group = RESOURCES["IdleDetectorLogGroup"]["Properties"]
+    assert log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert log_group["LogGroupName"] == {"Fn::Sub": "/aws/lambda/${ProjectName}-${Environment}-idle-detector"}
+    assert props["FunctionName"] == {"Fn::Sub": "${ProjectName}-${Environment}-idle-detector"}
+
+
+def test_schedule_invokes_the_function_and_may_do_so():
+    rule = RESOURCES["IdleDetectorSchedule"]["Properties"]
+    assert rule["ScheduleExpression"] == {"Ref": "ScheduleExpression"}
+    assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["IdleDetectorFunction", "Arn"]}
+    permission = RESOURCES["IdleDetectorSchedulePermission"]["Properties"]
+    assert permission["Principal"] == "events.amazonaws.com"
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["IdleDetectorSchedule", "Arn"]}
+
+
+def test_summary_topic_is_encrypted_with_a_key_the_function_may_use():
+    topic = RESOURCES["SummaryTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Ref": "SummaryTopicKey"}
+    key_statements = RESOURCES["SummaryTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+    role_grant = [s for s in key_statements if s["Principal"].get("AWS") == {"Fn::GetAtt": ["IdleDetectorRole", "Arn"]}]
+    assert role_grant and "kms:GenerateDataKey*" in role_grant[0]["Action"]
+    subscription = RESOURCES["SummaryEmailSubscription"]
+    assert subscription["Condition"] == "HasNotificationEmail"
+
+
+def test_role_grants_exactly_the_calls_the_code_makes():
+    granted = set()
+    for statement in role_statements():
+        s = statement["Fn::If"][1] if "Fn::If" in statement else statement
+        actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
+        granted |= set(actions)
+    assert granted == {
+        "sagemaker:Search", "sagemaker:DescribeEndpointConfig", "sagemaker:UpdateEndpointWeightsAndCapacities",
+        "sagemaker:DeleteEndpoint", "cloudwatch:GetMetricData", "application-autoscaling:DescribeScalableTargets",
+        "application-autoscaling:RegisterScalableTarget", "sns:Publish", "kms:GenerateDataKey*", "kms:Decrypt",
+        "logs:CreateLogStream", "logs:PutLogEvents",
+    }  # fmt: skip
+    assert not any(a.split(":")[-1] == "*" for a in granted)
+
+
+def test_writes_are_scoped_and_delete_exists_only_for_the_delete_action():
+    for s in role_statements():
+        if "Fn::If" in s:
+            condition, delete, otherwise = s["Fn::If"]
+            assert condition == "CanDelete"
+            assert otherwise == {"Ref": "AWS::NoValue"}
+            assert delete["Action"] == "sagemaker:DeleteEndpoint"
+            assert delete["Condition"]["StringNotEqualsIgnoreCase"] == {"aws:ResourceTag/Environment": "production"}
+            assert delete["Condition"]["Null"] == {"aws:ResourceTag/aws:cloudformation:stack-name": "true"}
+            continue
+        actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
+        if s["Resource"] == "*":
+            read_only = ("Describe", "List", "Get", "Search")
+            assert all(a.split(":")[1].startswith(read_only) for a in actions), actions
+    assert TEMPLATE["Conditions"]["CanDelete"] == {"Fn::Equals": [{"Ref": "AutoStopAction"}, "delete"]}
+    assert "Reasons" in RESOURCES["IdleDetectorRole"]["Metadata"]
+
+
+def test_delete_is_impossible_in_production():
+    rule = TEMPLATE["Rules"]["NoDeleteInProduction"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "Environment"}, "production"]}
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AutoStopAction"}, "delete"]}]}
+
+
+def test_every_taggable_resource_has_an_environment_tag():
+    untaggable = {"AWS::KMS::Alias", "AWS::SNS::Subscription", "AWS::Lambda::Permission", "AWS::IAM::Policy",
+                  "AWS::Events::Rule"}  # fmt: skip
+    for name, resource in RESOURCES.items():
+        if resource["Type"] in untaggable:
+            continue
+        tags = {t["Key"]: t["Value"] for t in resource["Properties"].get("Tags", [])}
+        assert tags.get("Environment") == {"Ref": "Environment"}, f"{name} lacks the Environment tag"
+
+
+@pytest.fixture
+def code_in_s3():
+    """The local emulator as `make deploy` uses it: moto plus the project's CloudFormation patches."""
+    with mock_aws(), emulator_patches():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="artifacts-bucket")
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as zf:
+            zf.writestr("inference_platform/__init__.py", "")
+        s3.put_object(Bucket="artifacts-bucket", Key="lambda/code.zip", Body=buffer.getvalue())
+        yield
+
+
+@pytest.mark.usefixtures("code_in_s3")
+def test_stack_deploys_in_moto_and_wires_the_function():
+    cfn = boto3.client("cloudformation", region_name="us-east-1")
+    parameters = {"Environment": "dev", "ProjectName": "ml-inference", "ArtifactBucket": "artifacts-bucket",
+                  "LambdaCodeKey": "lambda/code.zip", "AutoStopAction": "delete", "DryRun": "false",
+                  "NotificationEmail": "ops@example.com"}  # fmt: skip
+    cfn.create_stack(
+        StackName="cost-controls",
+        TemplateBody=(TEMPLATES / "cost-controls.yaml").read_text(),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    stack = cfn.describe_stacks(StackName="cost-controls")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    function = boto3.client("lambda", region_name="us-east-1").get_function(
+        FunctionName=outputs["IdleDetectorFunctionName"]
+    )["Configuration"]
+    assert function["Handler"] == "inference_platform.handlers.idle_detector.handler"
+    env = function["Environment"]["Variables"]
+    assert env["AUTO_STOP_ACTION"] == "delete"
+    assert env["DRY_RUN"] == "false"
+    assert env["SUMMARY_TOPIC_ARN"] == outputs["SummaryTopicArn"]
+    attrs = boto3.client("sns", region_name="us-east-1").get_topic_attributes(TopicArn=outputs["SummaryTopicArn"])
+    assert attrs["Attributes"].get("KmsMasterKeyId")
+    assert json.loads(json.dumps(outputs))

@@ -1,0 +1,109 @@
+"""bootstrap.yaml: hardened artifact bucket, exact GitHub OIDC trust, PassRole only for the execution role."""
+
+from __future__ import annotations
+
+import pytest
+
+from inference_platform_ops.templates import validate_parameters
+from tests.helpers.template_loader import active_resources, load_template, parameter_values, resolve
+
+BOOTSTRAP = load_template("bootstrap.yaml")
+BASE = {"GitHubOrg": "acme", "GitHubRepo": "ml-inference"}
+ENVS = ["dev", "staging", "production"]
+
+
+def resolved(name: str, overrides: dict | None = None) -> dict:
+    values = parameter_values(BOOTSTRAP, {**BASE, **(overrides or {})})
+    return resolve(BOOTSTRAP, BOOTSTRAP["Resources"][name]["Properties"], values)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_deploy_role_trusts_exactly_one_github_environment(env):
+    trust = resolved(f"{env.capitalize()}DeployRole")["AssumeRolePolicyDocument"]["Statement"]
+    assert len(trust) == 1
+    statement = trust[0]
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Condition"] == {"StringEquals": {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+        "token.actions.githubusercontent.com:sub": f"repo:acme/ml-inference:environment:{env}",
+    }}
+
+
+def test_existing_oidc_provider_is_referenced_by_its_fixed_arn():
+    assert "GitHubOidcProvider" not in active_resources(BOOTSTRAP, {**BASE, "CreateOidcProvider": "false"})
+    principal = resolved("DevDeployRole", {"CreateOidcProvider": "false"})["AssumeRolePolicyDocument"][
+        "Statement"][0]["Principal"]["Federated"]
+    assert principal == "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+    created = resolved("DevDeployRole")["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Federated"]
+    assert created == {"Ref": "GitHubOidcProvider"}
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("GitHubOrg", "*"), ("GitHubOrg", "acme*"), ("GitHubRepo", "*"), ("GitHubRepo", "repo/other"),
+    ("GitHubRepo", "ml?inference"),
+])
+def test_wildcards_cannot_reach_the_trust_policy(name, value):
+    problems = validate_parameters(BOOTSTRAP, {**BASE, name: value})
+    assert any(problem.startswith(f"{name}:") for problem in problems)
+
+
+def deploy_statements(env: str) -> list[dict]:
+    return resolved(f"{env.capitalize()}DeployRole")["Policies"][0]["PolicyDocument"]["Statement"]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_deploy_role_passes_only_the_execution_role_to_cloudformation(env):
+    passing = [s for s in deploy_statements(env) if "iam:PassRole" in s["Action"]]
+    assert len(passing) == 1
+    assert passing[0]["Resource"] == {"Fn::GetAtt": ["CloudFormationExecutionRole", "Arn"]}
+    assert passing[0]["Condition"] == {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_deploy_role_touches_only_its_environments_stacks(env):
+    for statement in deploy_statements(env):
+        if any(action.startswith("cloudformation:") for action in statement["Action"]) and \
+                statement["Resource"] != "*":
+            assert statement["Resource"] == \
+                f"arn:aws:cloudformation:*:123456789012:stack/ml-inference-{env}*/*"
+    creating = next(s for s in deploy_statements(env) if "cloudformation:CreateChangeSet" in s["Action"])
+    assert creating["Condition"] == {"StringEquals": {
+        "cloudformation:RoleArn": {"Fn::GetAtt": ["CloudFormationExecutionRole", "Arn"]}}}
+
+
+def test_artifact_bucket_is_hardened():
+    bucket = resolved("ArtifactBucket")
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    assert bucket["LifecycleConfiguration"]["Rules"][0]["Status"] == "Enabled"
+    policy = resolved("ArtifactBucketPolicy")["PolicyDocument"]["Statement"]
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+               for s in policy)
+
+
+def test_execution_role_is_assumable_only_by_cloudformation():
+    trust = resolved("CloudFormationExecutionRole")["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"] for s in trust] == [{"Service": "cloudformation.amazonaws.com"}]
+
+
+def test_other_regions_get_only_their_artifact_bucket():
+    regional = active_resources(BOOTSTRAP, {**BASE, "CreateAccountResources": "false"})
+    assert {res["Type"] for res in regional.values()} == {"AWS::S3::Bucket", "AWS::S3::BucketPolicy"}
+    assert resolved("ArtifactBucket")["BucketName"] == "ml-inference-artifacts-123456789012-us-east-1"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_deploy_role_writes_only_under_its_environment_prefix(env):
+    uploads = next(s for s in deploy_statements(env) if "s3:PutObject" in s["Action"])
+    assert uploads["Resource"] == f"arn:aws:s3:::ml-inference-artifacts-123456789012-*/{env}/*"
+    listing = next(s for s in deploy_statements(env) if s["Action"] == "s3:ListBucket")
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": [f"{env}/*"]}}
+
+
+def test_bucket_name_fits_for_the_longest_project_name_and_region():
+    longest = "a" * 24
+    assert validate_parameters(BOOTSTRAP, {**BASE, "ProjectName": longest}) == []
+    assert validate_parameters(BOOTSTRAP, {**BASE, "ProjectName": longest + "b"}) != []
+    assert len(f"{longest}-artifacts-123456789012-ap-southeast-4") <= 63

@@ -1,0 +1,100 @@
+"""templates/params/<env>.json: the shared format, and values main.yaml accepts in every region."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from inference_platform.shared.pricing import load_prices
+from inference_platform_ops.deploy.dr_tiers import region_plans
+from inference_platform_ops.templates import validate_parameters
+from tests.helpers.template_loader import TEMPLATES, load_template
+
+MAIN = load_template("main.yaml")
+ENVS = ["local", "dev", "staging", "production"]
+PRICES = load_prices()
+TOP_LEVEL = {"Environment", "StackName", "Regions", "DrTier", "DrTargets", "Tags", "Parameters", "BillingAlarms",
+             "CostProfile"}
+OPTIONAL = {"RegionParameters"}
+
+
+def config(env: str) -> dict:
+    return json.loads((TEMPLATES / "params" / f"{env}.json").read_text())
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_file_has_the_shared_shape(env):
+    cfg = config(env)
+    assert TOP_LEVEL <= set(cfg) <= TOP_LEVEL | OPTIONAL
+    assert cfg["Environment"] == env == cfg["Parameters"]["Environment"] == cfg["Tags"]["Environment"]
+    assert cfg["DrTier"] in (1, 2, 3)
+    assert str(cfg["DrTier"]) == cfg["Parameters"]["DrTier"]
+    assert cfg["Regions"]["Primary"] == cfg["Parameters"]["PrimaryRegion"]
+    assert cfg["Regions"]["Secondary"] == cfg["Parameters"]["SecondaryRegion"]
+    assert set(cfg["DrTargets"]) == {"RpoMinutes", "RtoMinutes"}
+    assert set(cfg["BillingAlarms"]) == {"Enabled", "MonthlyBudgetUsd", "AlarmEmail"}
+    assert all(isinstance(value, str) for value in cfg["Parameters"].values())
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_parameters_satisfy_main_in_every_region_of_the_plan(env):
+    plans = region_plans(config(env))
+    assert [plan.role for plan in plans] == (["primary"] if config(env)["DrTier"] == 3 else ["primary", "secondary"])
+    for plan in plans:
+        assert validate_parameters(MAIN, plan.parameters, region=plan.region) == [], plan.region
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_each_region_pulls_its_model_image_from_its_own_region(env):
+    """SageMaker pulls the container from ECR in the endpoint's region."""
+    for plan in region_plans(config(env)):
+        assert f".dkr.ecr.{plan.region}.amazonaws.com/" in plan.parameters["ModelImageUri"], plan.region
+
+
+@pytest.mark.parametrize("env", ["staging", "production"])
+def test_secondary_region_has_its_own_artifact_bucket(env):
+    """Lambda reads its code only from a bucket in its own region."""
+    primary, secondary = region_plans(config(env))
+    assert primary.parameters["ArtifactBucket"] != secondary.parameters["ArtifactBucket"]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_instance_types_have_prices_in_every_region(env):
+    cfg = config(env)
+    prices = PRICES["sagemaker_instance_hour"]["prices"]
+    for region in filter(None, cfg["Regions"].values()):
+        for name in ("InstanceType", "TransformInstanceType"):
+            assert cfg["Parameters"][name] in prices[region], (region, name)
+
+
+def test_local_switches_everything_on_for_the_emulator_demo():
+    params = config("local")["Parameters"]
+    flags = [name for name in MAIN["Parameters"] if name.startswith("Enable")]
+    assert {params[name] for name in flags} == {"true"}
+    assert params["IdleDetectionDryRun"] == "true"
+    assert config("local")["Regions"] == {"Primary": "us-east-1", "Secondary": ""}
+    assert config("local")["DrTier"] == 3
+
+
+@pytest.mark.parametrize(("env", "secondary", "tier"), [("staging", "us-west-2", 2), ("production", "us-west-2", 1)])
+def test_multi_region_environments(env, secondary, tier):
+    cfg = config(env)
+    assert cfg["Regions"] == {"Primary": "us-east-1", "Secondary": secondary}
+    assert cfg["DrTier"] == tier
+
+
+def test_production_endpoints_are_protected():
+    assert config("production")["Parameters"]["ProtectionLevel"] == "critical"
+    assert "critical" in config("production")["Parameters"]["IdleProtectedValues"].split(",")
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_deploy_placeholders_are_marked(env):
+    """LambdaCodeKey is overwritten by the deploy script; real accounts must name their bootstrap bucket."""
+    params = config(env)["Parameters"]
+    assert params["LambdaCodeKey"].startswith("set-by-deploy/")
+    if env == "local":
+        assert params["ArtifactBucket"] == "ml-inference-local-artifacts"  # the emulator creates it
+    else:
+        assert params["ArtifactBucket"].startswith("replace-with-")
