@@ -1,4 +1,4 @@
-"""inference_platform_ops.deploy.deploy against the emulator (moto + inference_platform_ops.emulator.compat) on 127.0.0.1.
+"""The deploy (inference_platform_ops.deploy) against the emulator (moto + emulator.compat) on 127.0.0.1.
 
 Templates and params are small fixtures under tests/fixtures/deploy (a root stack with a nested child,
 shaped like templates/main.yaml) plus the real templates/billing-alarms.yaml; the DR plans and the

@@ -1,4 +1,4 @@
-"""inference_platform_ops.emulator.local_aws: the emulator as a background process that start/status/stop manage fully."""
+"""emulator.local_aws: the emulator as a background process that start/status/stop manage fully."""
 
 from __future__ import annotations
 

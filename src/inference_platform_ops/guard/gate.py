@@ -5,7 +5,7 @@ Steps (all run; one failure never hides the others):
    file without one, exit 0), and that file expects SKIP, PASS and FAIL for each rule the file defines;
 2. ``cfn-guard test`` over the rules directory (one call);
 3. ``cfn-guard validate`` of every template against every rule (one call, structured JSON output);
-4. the checks cfn-guard cannot express (inference_platform_ops.guard.extra_checks, inference_platform_ops.guard.workflow_checks);
+4. the checks cfn-guard cannot express (inference_platform_ops.guard.extra_checks and .workflow_checks);
 5. suppressions: each needs a written Reason (else SUPPRESSION_REASON fails); every honoured one is listed.
 
 Output: one ``FAIL <template> <resource> <RULE>: <message>`` line per failure, one

@@ -1,4 +1,4 @@
-"""inference_platform_ops.deploy.packaging: a reproducible Lambda zip and nested templates rewritten to uploaded objects."""
+"""deploy.packaging: a reproducible Lambda zip and nested templates rewritten to uploaded objects."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""inference_platform_ops.emulator.search_paging: moto's SageMaker Search pages like SageMaker's, and only inside the block."""
+"""emulator.search_paging: moto's SageMaker Search pages like SageMaker's, and only inside the block."""
 
 from __future__ import annotations
 
