@@ -2,8 +2,7 @@
 
 Two fake SageMaker runtimes on 127.0.0.1 (inference_platform_ops.emulator.fake_sagemaker_runtime) play the
 primary and the secondary region; a ``CrossRegionClient`` with real botocore clients (``default_client_factory``)
-calls them
-through a scripted scenario, one phase after the other without resetting anything:
+calls them through a scripted scenario, one phase after the other without resetting anything:
 
   healthy -> primary 503 -> primary refuses connections -> primary slow (above threshold) -> primary recovers
 
