@@ -20,6 +20,8 @@ os.environ.update(
         "AWS_EC2_METADATA_DISABLED": "true",
     }
 )
+# Templates set each Lambda's namespace; handlers called directly by unit tests get this one.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "InferencePlatformTests")
 os.environ.pop("AWS_PROFILE", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 

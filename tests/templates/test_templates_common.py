@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from inference_platform.shared.constants import ENVIRONMENTS
 from tests.helpers.template_loader import TEMPLATES, load_template
 
 OWN = ["main.yaml", "endpoints.yaml", "scaling.yaml", "state-store.yaml", "billing-alarms.yaml", "bootstrap.yaml"]
@@ -44,3 +45,22 @@ def test_conditions_reference_conditions_in_the_long_form(name):
     assert "!Condition" not in text
     for condition, expr in (load_template(name).get("Conditions") or {}).items():
         assert set(expr) != {"Condition"}, f"{name}: {condition} is a bare alias of another condition"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_environment_parameter_accepts_exactly_the_platform_environments(name):
+    """The code's one list of environments (shared.constants) and every template agree, so a new environment
+    is added in both or the gate fails."""
+    spec = (load_template(name).get("Parameters") or {}).get("Environment")
+    if spec is not None:
+        assert tuple(spec["AllowedValues"]) == ENVIRONMENTS, name
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_lambda_names_its_metrics_namespace_and_service(name):
+    """The code hard-codes neither: Powertools reads them from the function's environment."""
+    for logical, resource in (load_template(name).get("Resources") or {}).items():
+        if resource.get("Type") == "AWS::Lambda::Function":
+            variables = resource["Properties"]["Environment"]["Variables"]
+            assert variables.get("POWERTOOLS_METRICS_NAMESPACE"), f"{name}: {logical}"
+            assert variables.get("POWERTOOLS_SERVICE_NAME"), f"{name}: {logical}"

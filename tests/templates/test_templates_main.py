@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from inference_platform.shared.constants import ENVIRONMENTS
 from inference_platform_ops.deploy.dr_tiers import region_plans
 from inference_platform_ops.templates import validate_parameters
 from tests.helpers.template_loader import TEMPLATES, active_resources, load_template, parameter_values, resolve
@@ -13,7 +14,6 @@ from tests.helpers.template_loader import TEMPLATES, active_resources, load_temp
 MAIN = load_template("main.yaml")
 FLAGS = ["EnableProvisionedEndpoint", "EnableServerlessInference", "EnableScheduledScaling",
          "EnableIdleDetection", "EnableStateStore", "EnableWorkflow"]
-ENVIRONMENTS = ["local", "dev", "staging", "production"]
 NESTED = {name: res for name, res in MAIN["Resources"].items() if res["Type"] == "AWS::CloudFormation::Stack"}
 
 

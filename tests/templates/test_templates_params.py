@@ -6,13 +6,14 @@ import json
 
 import pytest
 
+from inference_platform.shared.constants import ENVIRONMENTS
 from inference_platform.shared.pricing import load_prices
 from inference_platform_ops.deploy.dr_tiers import region_plans
 from inference_platform_ops.templates import validate_parameters
 from tests.helpers.template_loader import TEMPLATES, load_template
 
 MAIN = load_template("main.yaml")
-ENVS = ["local", "dev", "staging", "production"]
+ENVS = ENVIRONMENTS
 PRICES = load_prices()
 TOP_LEVEL = {"Environment", "StackName", "Regions", "DrTier", "DrTargets", "Tags", "Parameters", "BillingAlarms",
              "CostProfile"}

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from inference_platform.handlers.invoke import _runtime_config
+from inference_platform.handlers.invoke import _runtime_options
 from inference_platform.workflow.invocation import EndpointThrottledException, ModelNotReadyException
 from inference_platform_ops.emulator.lambdas import resolve_handler
 from inference_platform_ops.guard.asl_bounds import (
@@ -104,7 +104,7 @@ def test_every_lambda_task_retries_lambda_service_errors(pipeline, invoke_files)
         covered = set().union(*(set(r["ErrorEquals"]) for r in state.get("Retry", [])))
         assert covered >= LAMBDA_SERVICE_ERRORS, name
         assert "TimeoutSeconds" in state, name
-    assert _runtime_config(65).retries == {"mode": "standard", "total_max_attempts": 1}
+    assert _runtime_options(65).config().retries == {"mode": "standard", "total_max_attempts": 1}
 
 
 def test_file_keys_never_travel_through_the_state(pipeline, invoke_files):

@@ -14,15 +14,13 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from inference_platform.resilience.cross_region import METRICS_NAMESPACE
 from inference_platform.shared.clients import client, table
 from inference_platform.workflow.batch import complete_from_event, parse_event
 from inference_platform.workflow.config import CallbackConfig
 from inference_platform.workflow.state_store import TokenStore
 
 logger = Logger()
-# Explicit namespace: the same in every Lambda, and set even if this module is imported before the env.
-metrics = Metrics(namespace=METRICS_NAMESPACE)
+metrics = Metrics()  # namespace and service: POWERTOOLS_METRICS_NAMESPACE / POWERTOOLS_SERVICE_NAME (template)
 
 
 def _count(name: str) -> None:

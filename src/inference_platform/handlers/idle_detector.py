@@ -17,10 +17,9 @@ from inference_platform.idle.inventory import AWS_ERRORS, describe_error
 from inference_platform.idle.scan import AwsClients, run_scan
 
 SNS_MESSAGE_LIMIT = 256 * 1024
-METRICS_NAMESPACE = "InferencePlatform/CostControls"
 
 logger = Logger(service="idle-detector")
-metrics = Metrics(service="idle-detector", namespace=METRICS_NAMESPACE)
+metrics = Metrics()  # namespace and service: POWERTOOLS_METRICS_NAMESPACE / POWERTOOLS_SERVICE_NAME (template)
 
 
 @metrics.log_metrics

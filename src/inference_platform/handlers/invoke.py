@@ -10,10 +10,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.config import Config
 
-from inference_platform.resilience.cross_region import METRICS_NAMESPACE, CrossRegionClient, default_client_factory
-from inference_platform.shared.clients import client, current_region
+from inference_platform.resilience.cross_region import CrossRegionClient, default_client_factory
+from inference_platform.shared.clients import ClientOptions, client, current_region
 from inference_platform.workflow.config import InvokeConfig
 from inference_platform.workflow.invocation import (
     AttemptRecord,
@@ -25,22 +24,16 @@ from inference_platform.workflow.invocation import (
 )
 
 logger = Logger()
-# Explicit namespace: the same in every Lambda, and set even if this module is imported before the env.
-metrics = Metrics(namespace=METRICS_NAMESPACE)
+metrics = Metrics()  # namespace and service: POWERTOOLS_METRICS_NAMESPACE / POWERTOOLS_SERVICE_NAME (template)
 TARGETS = ("provisioned", "serverless")
 _CROSS_REGION: dict[tuple, Any] = {}
-_RUNTIME_CONFIGS: dict[int, Config] = {}
 
 __all__ = ["ModelNotReadyException", "handler"]
 
 
-def _runtime_config(read_timeout_s: int) -> Config:
+def _runtime_options(read_timeout_s: int) -> ClientOptions:
     # One attempt: Step Functions owns the retries of this task (no SDK retries stacked on them).
-    if read_timeout_s not in _RUNTIME_CONFIGS:
-        _RUNTIME_CONFIGS[read_timeout_s] = Config(
-            connect_timeout=5, read_timeout=read_timeout_s, retries={"mode": "standard", "total_max_attempts": 1}
-        )
-    return _RUNTIME_CONFIGS[read_timeout_s]
+    return ClientOptions(connect_timeout=5, read_timeout=read_timeout_s, max_attempts=1)
 
 
 def _invoker(config: InvokeConfig, target: str) -> EndpointInvoker:
@@ -53,7 +46,7 @@ def _invoker(config: InvokeConfig, target: str) -> EndpointInvoker:
     # secondary's endpoint name is unknown: names are generated per region, so the primary's name
     # must never be sent to the other region.
     if not config.secondary_region or config.secondary_region == region or not secondary_endpoint:
-        return single_region_invoker(client("sagemaker-runtime", region, _runtime_config(config.read_timeout_s)),
+        return single_region_invoker(client("sagemaker-runtime", region, _runtime_options(config.read_timeout_s)),
                                      endpoint, region)
     key = (region, config.secondary_region, endpoint, secondary_endpoint)
     if key not in _CROSS_REGION:

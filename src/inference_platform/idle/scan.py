@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-
-import boto3
-from botocore.config import Config
+from typing import Any
 
 from inference_platform.idle.actions import FLOOR_INSTANCES, Plan, apply_plan, delete_refusals, plan_action
 from inference_platform.idle.config import AutoStopAction, IdleDetectorSettings
@@ -30,9 +28,10 @@ from inference_platform.idle.inventory import (
     variant_resource_id,
 )
 from inference_platform.shared import pricing
+from inference_platform.shared.clients import ClientOptions, client
 
 # Standard mode retries throttling and transient errors with backoff; what still fails is recorded.
-RETRY_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 5})
+RETRY_OPTIONS = ClientOptions(max_attempts=5)
 
 
 @dataclass(frozen=True)
@@ -43,11 +42,9 @@ class AwsClients:
     sns: object | None = None
 
     @classmethod
-    def for_region(cls, region: str | None = None, config: Config = RETRY_CONFIG) -> AwsClients:
-        session = boto3.session.Session(region_name=region)
-
-        def make(service: str):
-            return session.client(service, config=config)
+    def for_region(cls, region: str | None = None, options: ClientOptions = RETRY_OPTIONS) -> AwsClients:
+        def make(service: str) -> Any:
+            return client(service, region, options)
 
         return cls(
             sagemaker=make("sagemaker"),

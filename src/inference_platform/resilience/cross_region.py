@@ -34,15 +34,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import boto3
 import pybreaker
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError, IncompleteReadError
+
+from inference_platform.shared.clients import ClientOptions, client
 
 logger = logging.getLogger(__name__)
 
-METRICS_NAMESPACE = "InferencePlatform"
 BREAKER_STATES = (pybreaker.STATE_CLOSED, pybreaker.STATE_OPEN, pybreaker.STATE_HALF_OPEN)
 THROTTLING_ERROR_CODES = frozenset({
     "Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException",
@@ -138,7 +137,7 @@ class _Emitter:
     def count(self, name: str, region: str) -> None:
         try:
             if self._sink is None:
-                with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE) as m:
+                with single_metric(name=name, unit=MetricUnit.Count, value=1) as m:  # POWERTOOLS_METRICS_NAMESPACE
                     m.add_dimension(name="Region", value=region)
             else:
                 with self._lock:
@@ -440,25 +439,11 @@ def default_client_factory(
     raise it for models that legitimately take longer. ``max_attempts`` counts the first attempt.
     ``endpoint_urls`` maps a region to an endpoint URL (tests, emulators); other regions use AWS.
     """
-    if not connect_timeout > 0 or not read_timeout > 0:
-        raise ValueError(f"timeouts must be > 0, got connect_timeout={connect_timeout!r}, "
-                         f"read_timeout={read_timeout!r}")
-    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
-        raise ValueError(f"max_attempts must be an integer >= 1, got {max_attempts!r}")
-    config = Config(
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        # total_max_attempts counts the first attempt (Config's own "max_attempts" key counts only retries).
-        retries={"mode": "standard", "total_max_attempts": max_attempts},
-        max_pool_connections=max_pool_connections,
-    )
+    options = ClientOptions(connect_timeout=connect_timeout, read_timeout=read_timeout, max_attempts=max_attempts,
+                            max_pool_connections=max_pool_connections)
     urls = dict(endpoint_urls or {})
-    session = boto3.session.Session()  # one session (and one loaded service model) for every region's client
-    lock = threading.Lock()  # creating clients from one session is not thread-safe; using them is
 
     def factory(region: str) -> Any:
-        with lock:
-            return session.client("sagemaker-runtime", region_name=region, config=config,
-                                  endpoint_url=urls.get(region))
+        return client("sagemaker-runtime", region, options, endpoint_url=urls.get(region))
 
     return factory

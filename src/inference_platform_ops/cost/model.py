@@ -12,9 +12,10 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from inference_platform.shared import pricing
+from inference_platform.shared import pricing, settings
+from inference_platform.shared.constants import WEEKDAY_NAMES
+from inference_platform.shared.settings import ConfigError
 from inference_platform.workflow.routing import is_business_hours
 
 HOURS_PER_MONTH = 730.0  # AWS's own convention for monthly estimates (8,760 h / 12)
@@ -23,7 +24,6 @@ KB_PER_GB = 1024 * 1024
 SERVERLESS_MEMORY_SIZES = (1024, 2048, 3072, 4096, 5120, 6144)
 SERVERLESS_TIMEOUT_MS = 60_000  # a serverless container must answer within 60 s
 
-_DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")  # index = Python weekday (Monday=0)
 _CRON = re.compile(r"^cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)$")
 
 
@@ -32,8 +32,8 @@ _CRON = re.compile(r"^cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)$")
 
 def _cron_day(token: str, where: str) -> int:
     token = token.upper()
-    if token in _DAYS:
-        return _DAYS.index(token)
+    if token in WEEKDAY_NAMES:
+        return WEEKDAY_NAMES.index(token)
     if token.isdigit() and 1 <= int(token) <= 7:  # AWS cron numbers days 1=SUN .. 7=SAT
         return (int(token) - 2) % 7
     raise ValueError(f"{where}: unknown day-of-week {token!r} (use MON..SUN or 1..7)")
@@ -79,7 +79,7 @@ class BusinessWindow:
         return is_business_hours(moment, self.timezone, self.weekdays, self.start_hour, self.end_hour)
 
     def describe(self) -> str:
-        days = ",".join(_DAYS[day] for day in self.weekdays)
+        days = ",".join(WEEKDAY_NAMES[day] for day in self.weekdays)
         return f"{self.start_hour:02d}:00-{self.end_hour:02d}:00 {days} {self.timezone}"
 
 
@@ -217,9 +217,9 @@ class CostConfig:
         # main.yaml hands the same zone, hours and days to the router and to the scheduled actions.
         timezone = read.text("BusinessTimezone", "America/New_York")
         try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            read.errors.append(f"{source}: Parameters.BusinessTimezone: unknown timezone {timezone!r}")
+            settings.parse_timezone(f"{source}: Parameters.BusinessTimezone", timezone)
+        except ConfigError as exc:
+            read.errors.append(str(exc))
             timezone = "UTC"
         warnings = []
         if str(read.parameters.get("ServerlessProvisionedConcurrency", "0")) not in ("", "0"):
@@ -273,18 +273,19 @@ class CostConfig:
 
 
 def _business_window(read: _Reader, timezone: str) -> BusinessWindow:
-    """Business hours as main.yaml passes them to both the router and the scheduled actions."""
-    start = int(read.number("BusinessStartHour", low=0, high=23, default="9"))
-    end = int(read.number("BusinessEndHour", low=1, high=24, default="18"))
-    if end <= start:
-        read.errors.append(f"{read.source}: Parameters.BusinessEndHour {end} must be after BusinessStartHour {start}")
-        end = start + 1
-    days_text = read.text("BusinessDays", "MON-FRI")
+    """Business hours as main.yaml passes them to both the router and the scheduled actions, checked by the
+    same parsers the Route Lambda uses."""
+    where = f"{read.source}: Parameters"
+    start, end, days = 9, 18, (0, 1, 2, 3, 4)
     try:
-        _hour, days = parse_schedule_cron(f"cron(0 0 ? * {days_text} *)", f"{read.source}: Parameters.BusinessDays")
-    except ValueError as exc:
+        start, end = settings.parse_business_hours(f"{where}.BusinessStartHour", read.text("BusinessStartHour", "9"),
+                                                   f"{where}.BusinessEndHour", read.text("BusinessEndHour", "18"))
+    except ConfigError as exc:
         read.errors.append(str(exc))
-        days = (0, 1, 2, 3, 4)
+    try:
+        days = settings.parse_business_days(f"{where}.BusinessDays", read.text("BusinessDays", "MON-FRI"))
+    except ConfigError as exc:
+        read.errors.append(str(exc))
     return BusinessWindow(timezone, start, end, days)
 
 

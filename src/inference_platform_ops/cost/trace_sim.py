@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from inference_platform.shared.constants import WEEKDAY_NAMES
 from inference_platform.workflow.routing import InferenceStrategy, RoutingContext, resolve_inference_strategy
 from inference_platform_ops.cost.model import (
     HOURS_PER_MONTH,
@@ -37,7 +38,6 @@ from inference_platform_ops.cost.model import (
     serverless_request_cost,
 )
 
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 PLANS = ("always_on", "scheduled", "right_sized", "serverless", "platform", "oracle")
 DEFAULT_KEEP_WARM_MINUTES = 10.0
 
@@ -89,17 +89,17 @@ def _weekly_pattern(rows: list[dict], source: str) -> dict[tuple[int, int], int]
     pattern: dict[tuple[int, int], int] = {}
     for line, row in enumerate(rows, start=2):
         where = f"{source}:{line}"
-        day = (row.get("weekday") or "").strip().title()[:3]
-        if day not in WEEKDAYS:
-            raise ValueError(f"{where}: weekday must be one of {', '.join(WEEKDAYS)}, got {row.get('weekday')!r}")
+        day = (row.get("weekday") or "").strip().upper()[:3]
+        if day not in WEEKDAY_NAMES:
+            raise ValueError(f"{where}: weekday must be one of {', '.join(WEEKDAY_NAMES)}, got {row.get('weekday')!r}")
         hour_text = (row.get("local_hour") or "").strip()
         if not hour_text.isdigit() or not 0 <= int(hour_text) <= 23:
             raise ValueError(f"{where}: local_hour must be 0-23, got {row.get('local_hour')!r}")
-        key = (WEEKDAYS.index(day), int(hour_text))
+        key = (WEEKDAY_NAMES.index(day), int(hour_text))
         if key in pattern:
             raise ValueError(f"{where}: {day} {int(hour_text):02d}:00 appears twice")
         pattern[key] = _requests(row.get("requests"), where)
-    missing = [f"{WEEKDAYS[d]} {h:02d}:00" for d in range(7) for h in range(24) if (d, h) not in pattern]
+    missing = [f"{WEEKDAY_NAMES[d]} {h:02d}:00" for d in range(7) for h in range(24) if (d, h) not in pattern]
     if missing:
         raise ValueError(f"{source}: a weekly pattern needs all 168 hours; missing {', '.join(missing[:5])}"
                          + (f" and {len(missing) - 5} more" if len(missing) > 5 else ""))
@@ -113,7 +113,7 @@ def place_week(pattern: dict[tuple[int, int], int], timezone: str, week_start: d
     local hour (autumn) gets the pattern's count twice, a skipped one (spring) none.
     """
     if week_start.weekday() != 0:
-        day = WEEKDAYS[week_start.weekday()]
+        day = WEEKDAY_NAMES[week_start.weekday()]
         raise ValueError(f"week_start must be a Monday, got {week_start.isoformat()} ({day})")
     zone = ZoneInfo(timezone)
     start = datetime(week_start.year, week_start.month, week_start.day, tzinfo=zone).astimezone(UTC)

@@ -10,13 +10,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-VALID_ENVS = ("local", "dev", "staging", "production")
+from inference_platform.shared.constants import ENVIRONMENTS
+from inference_platform.shared.settings import ConfigError
+
+__all__ = ["BILLING_REGION", "ConfigError", "StackTarget", "load_config"]
+
 BILLING_REGION = "us-east-1"  # AWS/Billing EstimatedCharges exists only there
 PLACEHOLDER_CODE_KEY = f"lambda/{'0' * 64}.zip"  # same shape as the real key, for validation before the build
-
-
-class ConfigError(Exception):
-    """The deployment configuration is unusable; the message is one line."""
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,8 @@ class StackTarget:
 
 
 def check_env(env: str) -> None:
-    if env not in VALID_ENVS:
-        raise ConfigError(f"unknown ENV {env!r}: valid environments are {', '.join(VALID_ENVS)}")
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"unknown ENV {env!r}: valid environments are {', '.join(ENVIRONMENTS)}")
 
 
 def load_config(env: str, params_dir: Path) -> dict:

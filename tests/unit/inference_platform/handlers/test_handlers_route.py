@@ -9,7 +9,7 @@ import pytest
 from moto import mock_aws
 
 from inference_platform.handlers import route
-from inference_platform.workflow.config import RouteConfig, parse_business_days
+from inference_platform.workflow.config import RouteConfig
 from inference_platform.workflow.listing import list_keys_up_to
 from inference_platform.workflow.route import decide, route_request
 from inference_platform_ops.emulator.lambdas import EmulatedLambdaContext
@@ -156,11 +156,6 @@ def test_handler_reads_its_settings_from_the_environment(s3, monkeypatch):
 def test_bad_configuration_names_the_variable(overrides, variable):
     with pytest.raises(ValueError, match=variable):
         config(**overrides)
-
-
-def test_business_days_accept_lists_and_ranges():
-    assert parse_business_days("MON-FRI") == (0, 1, 2, 3, 4)
-    assert parse_business_days("sat-sun,wed") == (2, 5, 6)
 
 
 @pytest.mark.parametrize(("request_body", "field"), [({"mode": "fastest"}, "requested_mode"),

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core.exceptions import JsonRESTError
@@ -18,6 +17,7 @@ from inference_platform.idle import inventory as idle_inventory
 from inference_platform.idle.config import AutoStopAction, IdleDetectorSettings
 from inference_platform.idle.scan import AwsClients, run_scan
 from inference_platform.shared import pricing
+from inference_platform.shared.clients import ClientOptions
 from inference_platform_ops.bench.idle_detector import (
     CallCounter,
     EndpointSpec,
@@ -452,7 +452,7 @@ def test_endpoint_deleted_after_search_listed_it_is_an_error_for_it_alone(aws, n
 def test_throttling_is_retried_then_recorded(now, monkeypatch):
     monkeypatch.setattr("botocore.endpoint.time.sleep", lambda _s: None)  # keep the retry backoff instant
     with mock_aws():
-        clients = AwsClients.for_region(REGION, Config(retries={"mode": "standard", "total_max_attempts": 3}))
+        clients = AwsClients.for_region(REGION, ClientOptions(max_attempts=3))
         seed([idle("hot"), idle("cool")], now)
         _fail_for(monkeypatch, "update_endpoint_weights_and_capacities", "hot", "ThrottlingException", "Rate exceeded")
 

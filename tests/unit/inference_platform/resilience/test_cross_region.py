@@ -305,7 +305,8 @@ def test_bad_parameters_do_not_wedge_a_half_open_breaker(regions) -> None:
     assert client.breaker_state(PRIMARY) == "closed"
 
 
-def test_default_metrics_are_emf_records_with_the_region(regions, capsys) -> None:
+def test_default_metrics_are_emf_records_with_the_region(regions, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "InferencePlatform")  # as the template sets it
     primary, secondary = regions
     factory = default_client_factory(connect_timeout=0.25, read_timeout=READ_TIMEOUT, max_attempts=1,
                                      endpoint_urls={PRIMARY: primary.url, SECONDARY: secondary.url})

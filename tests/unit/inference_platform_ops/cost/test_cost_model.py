@@ -111,11 +111,11 @@ def test_every_bad_field_is_reported_at_once(params):
     message = str(error.value)
     for expected in (
         "staging.json: Parameters.ServerlessMemorySizeInMB must be a 1024 multiple, got 1536",
-        "unknown timezone 'Mars/Olympus_Mons'",
+        "unknown time zone 'Mars/Olympus_Mons'",
         'Parameters.EnableServerlessInference must be "true" or "false"',
         "BusinessHoursMinCapacity is above BusinessHoursMaxCapacity",
         "Parameters.TargetInvocationsPerInstance must be a number",
-        "BusinessEndHour 8 must be after BusinessStartHour 9",
+        "Parameters.BusinessEndHour (8) must be after staging.json: Parameters.BusinessStartHour (9)",
         "CostProfile.ModelLatencyMs is missing",
     ):
         assert expected in message

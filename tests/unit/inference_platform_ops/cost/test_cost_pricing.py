@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from inference_platform.shared import pricing
+from inference_platform.shared.constants import ENVIRONMENTS
 from inference_platform_ops.cost.model import SERVERLESS_MEMORY_SIZES, CostConfig, UnitPrices
 from inference_platform_ops.cost.report import load_params, template_defaults
 from inference_platform_ops.deploy.dr_tiers import region_plans
@@ -60,7 +61,7 @@ def test_missing_price_is_a_key_error_naming_what_is_missing(call, expected):
         call()
 
 
-@pytest.mark.parametrize("env", ["local", "dev", "staging", "production"])
+@pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_prices_exist_for_every_region_and_instance_type_a_params_file_uses(env):
     path = PARAMS / f"{env}.json"
     if not path.is_file():

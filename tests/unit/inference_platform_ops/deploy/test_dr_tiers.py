@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from inference_platform.shared.constants import ENVIRONMENTS
 from inference_platform_ops.deploy.dr_tiers import (
     TIER_DESCRIPTIONS,
     RegionPlan,
@@ -42,7 +43,7 @@ def config_for(tier: int, secondary: str = "us-west-2") -> dict:
     return config
 
 
-@pytest.mark.parametrize("env", ["local", "dev", "staging", "production"])
+@pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_every_params_file_yields_valid_main_parameters_in_every_region(env, main_template) -> None:
     plans = region_plans(params_file(env))
     assert plans[0].role == "primary"
