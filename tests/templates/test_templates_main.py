@@ -155,9 +155,3 @@ def test_outputs_cover_what_callers_need():
 def test_rules_refuse_inconsistent_flag_combinations(overrides, fragment):
     problems = validate_parameters(MAIN, {"Environment": "dev", **overrides}, region="us-east-1")
     assert any(fragment in problem for problem in problems), problems
-
-
-def test_every_declared_parameter_is_grouped_in_the_console_interface():
-    groups = MAIN["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
-    grouped = [name for group in groups for name in group["Parameters"]]
-    assert sorted(grouped) == sorted(MAIN["Parameters"])
