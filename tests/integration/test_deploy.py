@@ -93,6 +93,39 @@ def test_first_deploy_creates_the_stack_and_prints_changes_and_outputs(endpoint,
     assert f"TopicArn                           {outputs['TopicArn']}" in out
 
 
+def outputs(endpoint: str, name: str, region: str = REGION) -> dict[str, str]:
+    return {o["OutputKey"]: o["OutputValue"] for o in stack(endpoint, name, region).get("Outputs", [])}
+
+
+def test_first_deploy_records_the_version_it_computed_in_every_stack(endpoint, first_deploy):
+    """The fixture lives in this git checkout, so the version is its `git describe --always --dirty`."""
+    code, out, _ = first_deploy
+    version = deploy.template_version(TEMPLATES)
+    assert code == 0 and f"deploy: template version {version} " in out, out
+    assert outputs(endpoint, "fixture-local")["TemplateVersion"] == version
+    assert outputs(endpoint, "fixture-local-billing", "us-east-1")["TemplateVersion"] == version  # the real template
+
+
+def test_a_new_version_alone_is_deployed_and_changes_only_the_output(endpoint, capsys, tmp_path, monkeypatch):
+    """A new commit (or uncommitted edits) with no template change still updates TemplateVersion, and
+    modifies no resource; the same version again is "no changes"."""
+    templates = copy_fixture(TEMPLATES, tmp_path)
+    config = json.loads((templates / "params" / "local.json").read_text())
+    config.update(StackName="fixture-version", BillingAlarms={"Enabled": False})
+    (templates / "params" / "local.json").write_text(json.dumps(config))
+    monkeypatch.setattr(deploy, "template_version", lambda where: "v1.0.0")
+    assert run_deploy(capsys, endpoint, "local", templates)[0] == 0
+
+    monkeypatch.setattr(deploy, "template_version", lambda where: "v1.0.0-1-gabc1234-dirty")
+    code, out = run_deploy(capsys, endpoint, "local", templates)
+
+    assert code == 0 and "executing UPDATE of fixture-version" in out, out
+    assert "Modify" not in out and "Add" not in out.split("UPDATE", 1)[1]
+    assert outputs(endpoint, "fixture-version")["TemplateVersion"] == "v1.0.0-1-gabc1234-dirty"
+    code, out = run_deploy(capsys, endpoint, "local", templates)
+    assert code == 0 and "fixture-version (eu-west-1) - UPDATE: no changes" in out, out
+
+
 def test_first_deploy_lists_what_the_emulator_could_not_create(first_deploy):
     _, out, _ = first_deploy
     section = out.split("could NOT create", 1)[1]
@@ -235,6 +268,7 @@ def test_unknown_env_is_one_line_naming_the_valid_ones(endpoint, capsys):
         ("unknown-parameter", "TopicNmae: not a parameter of this template (did you mean 'TopicName'?)"),
         ("bad-value", "ProjectName"),
         ("placeholder-bucket", "deploy templates/bootstrap.yaml in that region"),
+        ("version-in-params", "TemplateVersion is set by the deploy"),
     ],
 )
 def test_bad_params_fail_in_one_line_before_anything_is_uploaded(endpoint, capsys, tmp_path, breakage, expected):
@@ -249,6 +283,8 @@ def test_bad_params_fail_in_one_line_before_anything_is_uploaded(endpoint, capsy
         edit_params(templates, "staging", TopicNmae="x")
     elif breakage == "bad-value":
         edit_params(templates, "staging", ProjectName="Not_Valid")
+    elif breakage == "version-in-params":
+        edit_params(templates, "staging", TemplateVersion="v9")
     else:
         edit_params(templates, "staging", ArtifactBucket="replace-with-bootstrap-artifact-bucket")
 

@@ -66,6 +66,14 @@ def test_local_deployment_passes_end_to_end_including_a_sample_request(endpoint,
     assert left == 0  # the sample files are removed, so a later real run does not process them
 
 
+def test_the_real_root_stack_reports_the_version_the_deploy_computed(endpoint):
+    cfn = boto3.Session(**local_aws.EMULATOR_KEYS).client("cloudformation", region_name="us-east-1",
+                                                         endpoint_url=endpoint)
+    root = cfn.describe_stacks(StackName="ml-inference-local")["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in root["Outputs"]}
+    assert outputs["TemplateVersion"] == deploy.template_version(deploy.TEMPLATES) != "unversioned"
+
+
 def test_alarms_the_emulator_could_not_create_are_skipped_not_passed(endpoint, capsys):
     deploy.main(["--env", "local", "--templates-dir", str(TEMPLATES), "--endpoint-url", endpoint, "--no-deps",
                  "--poll", "0.01"])

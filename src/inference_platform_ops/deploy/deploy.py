@@ -18,6 +18,9 @@ import argparse
 import datetime as dt
 import hashlib
 import os
+import re
+import shutil
+import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +28,7 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+import inference_platform
 from inference_platform_ops.deploy import packaging, stack_ops
 from inference_platform_ops.deploy.config import (
     BILLING_REGION,
@@ -40,6 +44,42 @@ from inference_platform_ops.paths import ROOT
 
 TEMPLATES = ROOT / "templates"
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED = 1, 2, 3
+VERSION_PARAMETER = "TemplateVersion"
+_NOT_IN_VERSION = re.compile(r"[^A-Za-z0-9._+/-]")  # what main.yaml's TemplateVersion AllowedPattern accepts
+
+
+def template_version(where: Path) -> str:
+    """The version of what is deployed from ``where``: ``git describe --always --dirty`` of the checkout
+    holding it (a tag, or the commit, with ``-dirty`` for uncommitted changes), or the package version
+    (``inference_platform.__version__``) when ``where`` is not in a git checkout or git is missing.
+
+    An unchanged checkout gives the same value every time, so redeploying it still finds "no changes".
+    """
+    described = ""
+    git = shutil.which("git")
+    if git:
+        try:
+            proc = subprocess.run([git, "-C", str(where), "describe", "--always", "--dirty"],
+                                  capture_output=True, text=True, timeout=30, check=False)
+            described = proc.stdout.strip() if proc.returncode == 0 else ""
+        except (OSError, subprocess.TimeoutExpired):
+            described = ""
+    # A tag may hold characters a parameter refuses; keep the value usable rather than fail the deploy.
+    version = _NOT_IN_VERSION.sub("-", described or inference_platform.__version__).lstrip("._+/-")[:128]
+    return version or "unversioned"
+
+
+def with_version(
+    template: dict, parameters: dict[str, str], version: str, where: str
+) -> tuple[dict[str, str], list[str]]:
+    """``parameters`` plus TemplateVersion when the template declares it; a params file may not set it."""
+    if VERSION_PARAMETER not in (template.get("Parameters") or {}):
+        return parameters, []
+    problems = []
+    if VERSION_PARAMETER in parameters:
+        problems.append(f"{where}: {VERSION_PARAMETER} is set by the deploy (git describe of the checkout); "
+                        "remove it from the params file")
+    return {**parameters, VERSION_PARAMETER: version}, problems
 
 
 class Deployer:
@@ -92,8 +132,11 @@ class Deployer:
         return self.object_url(bucket, key, region)
 
 
-def build_targets(config: dict, templates: Path) -> tuple[list[StackTarget], list[str]]:
-    """Every stack to deploy (primary first, billing last) and every parameter problem found."""
+def build_targets(config: dict, templates: Path, version: str = "unversioned") -> tuple[list[StackTarget], list[str]]:
+    """Every stack to deploy (primary first, billing last) and every parameter problem found.
+
+    ``version`` becomes the TemplateVersion parameter of every template that declares one.
+    """
     from inference_platform_ops.deploy.dr_tiers import region_plans
 
     main_path = templates / "main.yaml"
@@ -108,7 +151,8 @@ def build_targets(config: dict, templates: Path) -> tuple[list[StackTarget], lis
     for plan in plans:
         params = {**plan.parameters, "LambdaCodeKey": f"{config['Environment']}/{PLACEHOLDER_CODE_KEY}"}
         where = f"{config['_path']} ({plan.role} {plan.region})"
-        problems += parameter_errors(main_template, params, plan.region, where)
+        params, version_problems = with_version(main_template, params, version, where)
+        problems += version_problems + parameter_errors(main_template, params, plan.region, where)
         bucket = params.get("ArtifactBucket", "")
         if not bucket or bucket.startswith("replace-with"):
             problems.append(f"{config['_path']}: ArtifactBucket for {plan.region} is {bucket!r}: deploy "
@@ -117,6 +161,7 @@ def build_targets(config: dict, templates: Path) -> tuple[list[StackTarget], lis
     billing_template = packaging.load_template(billing_path)
     billing = billing_parameters(config, billing_template)
     if billing is not None:
+        billing, _ = with_version(billing_template, billing, version, "BillingAlarms")  # never in the params file
         problems += parameter_errors(billing_template, billing, BILLING_REGION, f"{config['_path']} (BillingAlarms)")
         targets.append(StackTarget("billing", BILLING_REGION, f"{config['StackName']}-billing", billing_path,
                                    billing, tags))
@@ -201,7 +246,8 @@ def report_stack(deployer: Deployer, target: StackTarget) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.env, args.templates_dir / "params")
-    targets, problems = build_targets(config, args.templates_dir)
+    version = template_version(args.templates_dir)
+    targets, problems = build_targets(config, args.templates_dir, version)
     if problems:
         extra = f" (and {len(problems) - 1} more: {'; '.join(problems[1:])})" if len(problems) > 1 else ""
         raise ConfigError(problems[0] + extra)
@@ -215,6 +261,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"no AWS credentials for ENV={args.env}: set AWS_PROFILE or AWS_ACCESS_KEY_ID/"
                           "AWS_SECRET_ACCESS_KEY, or run in GitHub Actions with the OIDC role; nothing was uploaded")
 
+    print(f"deploy: template version {version} (the TemplateVersion output)")
     artifact = build_lambda(args.env, args.no_deps)
     change_set_name = "deploy-" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     planned: list[tuple[StackTarget, stack_ops.ChangeSetPlan]] = []
