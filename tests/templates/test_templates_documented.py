@@ -4,14 +4,18 @@ the one cfn-lint exception is stated once, and the deployed version is an output
 from __future__ import annotations
 
 import copy
+import functools
 
 import pytest
 
-from tests.helpers.template_loader import TEMPLATES, load_template
+from tests.helpers.template_loader import TEMPLATES
+from tests.helpers.template_loader import load_template as read_template
 
 ALL = sorted(path.name for path in TEMPLATES.glob("*.yaml"))
 DESCRIPTION_LIMIT = 4000  # CloudFormation refuses a longer parameter Description
 VERSIONED = ["main.yaml", "billing-alarms.yaml", "bootstrap.yaml"]
+# Each template is read once for all the checks below (they never modify it; the broken copy is a deep copy).
+load_template = functools.cache(read_template)
 
 
 def undocumented(template: dict) -> list[str]:
