@@ -1,9 +1,13 @@
-"""Check parameter values against a CloudFormation template before a change set is created.
+"""Reading CloudFormation templates: the one loader, resource look-ups, and parameter checks.
 
-CloudFormation would refuse a bad value too, but only one at a time and only after packaging and
-uploading. This reads the template's own constraints (AllowedValues, AllowedPattern, MinLength,
-MaxLength, MinValue, MaxValue), its ``Rules`` assertions and the numeric comparisons that Rules
-cannot express (template ``Metadata.ParameterComparisons``), and reports every problem at once.
+``load_template`` is cfn-lint's own decoder (the linter, the guard gate, the deploy and the tests read a
+template the same way: short-form tags in long form, duplicate keys refused).
+
+``validate_parameters`` checks parameter values before a change set is created. CloudFormation would
+refuse a bad value too, but only one at a time and only after packaging and uploading. This reads the
+template's own constraints (AllowedValues, AllowedPattern, MinLength, MaxLength, MinValue, MaxValue), its
+``Rules`` assertions (evaluated by :mod:`inference_platform_ops.intrinsics`) and the numeric comparisons
+that Rules cannot express (template ``Metadata.ParameterComparisons``), and reports every problem at once.
 """
 
 from __future__ import annotations
@@ -15,22 +19,43 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["UnresolvableError", "load_template", "validate_parameters"]
+import yaml
+from cfnlint.decode import cfn_yaml
+
+from inference_platform_ops.intrinsics import Evaluator, UnresolvableError, as_text
+
+__all__ = ["load_template", "properties", "resources", "resources_of_type", "validate_parameters"]
 
 _NUMBER_TYPES = {"Number"}
 _LIST_TYPES = {"CommaDelimitedList", "List<Number>"}
 
 
-class UnresolvableError(Exception):
-    """A Rules expression uses something this checker cannot evaluate offline."""
+def load_template(path: str | Path) -> dict[str, Any]:
+    """A YAML or JSON template as dicts (short-form tags in long form); ValueError naming the file if it is not one."""
+    path = Path(path)
+    try:
+        document = cfn_yaml.load(str(path))
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path.name}: not valid YAML: {' '.join(str(error).split())}") from error
+    if not isinstance(document, dict):
+        raise ValueError(f"{path.name}: a template must be a mapping, got {type(document).__name__}")
+    return document
 
 
-def load_template(path: str | Path) -> dict:
-    """Load a YAML or JSON template with short-form tags (!Ref ...) as plain dicts."""
-    # Imported here: cfn-lint is a dev tool, absent from the Lambda zip that also carries this package.
-    from cfnlint.decode import cfn_yaml  # noqa: PLC0415
+def resources(template: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    found = template.get("Resources")
+    if not isinstance(found, dict):
+        return {}
+    return {name: body for name, body in found.items() if isinstance(body, dict)}
 
-    return cfn_yaml.load(str(path))
+
+def resources_of_type(template: Mapping[str, Any], type_name: str) -> dict[str, dict[str, Any]]:
+    return {name: body for name, body in resources(template).items() if body.get("Type") == type_name}
+
+
+def properties(resource: Mapping[str, Any]) -> dict[str, Any]:
+    found = resource.get("Properties")
+    return found if isinstance(found, dict) else {}
 
 
 def validate_parameters(template: dict, values: Mapping[str, Any], region: str | None = None) -> list[str]:
@@ -57,21 +82,13 @@ def validate_parameters(template: dict, values: Mapping[str, Any], region: str |
         elif name in values:
             continue  # already reported as not a string
         elif "Default" in spec:
-            effective[name] = _as_text(spec["Default"])
+            effective[name] = as_text(spec["Default"])
         else:
             problems.append(f"{name}: required (the template gives it no Default)")
 
-    problems.extend(_rule_problems(template.get("Rules") or {}, effective, declared, region))
+    problems.extend(_rule_problems(template, effective, region))
     problems.extend(_comparison_problems(template, effective))
     return problems
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return ",".join(_as_text(v) for v in value)
-    return str(value)
 
 
 def _number(text: str) -> float | None:
@@ -99,17 +116,17 @@ def _item_problems(spec: dict, kind: str, value: str, because: str) -> list[str]
         number = _number(value)
         if number is None:
             return [f"{value!r} is not a number{because}"]
-        if "AllowedValues" in spec and number not in {_number(_as_text(v)) for v in spec["AllowedValues"]}:
-            allowed = ", ".join(_as_text(v) for v in spec["AllowedValues"])
+        if "AllowedValues" in spec and number not in {_number(as_text(v)) for v in spec["AllowedValues"]}:
+            allowed = ", ".join(as_text(v) for v in spec["AllowedValues"])
             return [f"{value!r} is not one of {allowed}{because}"]
         if "MinValue" in spec and number < float(spec["MinValue"]):
-            return [f"{value!r} is below MinValue {_as_text(spec['MinValue'])}{because}"]
+            return [f"{value!r} is below MinValue {as_text(spec['MinValue'])}{because}"]
         if "MaxValue" in spec and number > float(spec["MaxValue"]):
-            return [f"{value!r} is above MaxValue {_as_text(spec['MaxValue'])}{because}"]
+            return [f"{value!r} is above MaxValue {as_text(spec['MaxValue'])}{because}"]
         return []
     problems = []
-    if "AllowedValues" in spec and value not in [_as_text(v) for v in spec["AllowedValues"]]:
-        allowed = ", ".join(repr(_as_text(v)) for v in spec["AllowedValues"])
+    if "AllowedValues" in spec and value not in [as_text(v) for v in spec["AllowedValues"]]:
+        allowed = ", ".join(repr(as_text(v)) for v in spec["AllowedValues"])
         problems.append(f"{value!r} is not one of {allowed}{because}")
     # CloudFormation matches AllowedPattern against the whole value.
     if "AllowedPattern" in spec and re.fullmatch(spec["AllowedPattern"], value) is None:
@@ -121,65 +138,20 @@ def _item_problems(spec: dict, kind: str, value: str, because: str) -> list[str]
     return problems
 
 
-def _rule_problems(rules: dict, values: dict[str, str], declared: dict, region: str | None) -> list[str]:
-    context = dict(values)
-    if region is not None:
-        context["AWS::Region"] = region
+def _rule_problems(template: Mapping[str, Any], values: dict[str, str], region: str | None) -> list[str]:
+    evaluator = Evaluator(template, values, region=region, strict=True)
     problems = []
-    for rule_name, rule in rules.items():
+    for rule_name, rule in (template.get("Rules") or {}).items():
         try:
-            if "RuleCondition" in rule and not _truth(rule["RuleCondition"], context, declared):
+            if "RuleCondition" in rule and not evaluator.truth(rule["RuleCondition"]):
                 continue
             for assertion in rule.get("Assertions", []):
-                if not _truth(assertion["Assert"], context, declared):
+                if not evaluator.truth(assertion["Assert"]):
                     detail = assertion.get("AssertDescription", "assertion failed")
                     problems.append(f"Rules.{rule_name}: {' '.join(str(detail).split())}")
         except UnresolvableError:
             continue  # e.g. AWS::Region without a region: CloudFormation checks it at deploy time
     return problems
-
-
-def _value(expr: Any, context: dict[str, str], declared: dict) -> Any:
-    if isinstance(expr, dict) and len(expr) == 1:
-        (key, arg), = expr.items()
-        if key == "Ref":
-            if arg not in context:
-                raise UnresolvableError(arg)
-            spec = declared.get(arg, {})
-            if spec.get("Type") in _LIST_TYPES:
-                return [item.strip() for item in context[arg].split(",")]
-            return context[arg]
-        if key.startswith("Fn::"):
-            return _truth(expr, context, declared)
-        raise UnresolvableError(key)
-    if isinstance(expr, list):
-        return [_value(item, context, declared) for item in expr]
-    return _as_text(expr)
-
-
-def _truth(expr: Any, context: dict[str, str], declared: dict) -> bool:
-    if not (isinstance(expr, dict) and len(expr) == 1):
-        raise UnresolvableError(repr(expr))
-    (key, args), = expr.items()
-    if key == "Fn::Equals":
-        left, right = (_value(arg, context, declared) for arg in args)
-        return left == right
-    if key == "Fn::Not":
-        return not _truth(args[0], context, declared)
-    if key == "Fn::And":
-        return all(_truth(arg, context, declared) for arg in args)
-    if key == "Fn::Or":
-        return any(_truth(arg, context, declared) for arg in args)
-    if key == "Fn::Contains":
-        haystack, needle = (_value(arg, context, declared) for arg in args)
-        return needle in haystack
-    if key == "Fn::EachMemberEquals":
-        members, target = (_value(arg, context, declared) for arg in args)
-        return all(member == target for member in members)
-    if key == "Fn::EachMemberIn":
-        members, allowed = (_value(arg, context, declared) for arg in args)
-        return all(member in allowed for member in members)
-    raise UnresolvableError(key)
 
 
 def _comparison_problems(template: dict, values: dict[str, str]) -> list[str]:

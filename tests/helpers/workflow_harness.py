@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 import moto  # noqa: F401 - moto must hook botocore before the first session below is built
 
+from inference_platform_ops.intrinsics import Evaluator
 from tests.helpers.template_loader import load_template
 
 REGION = "us-east-1"
@@ -55,24 +56,9 @@ _SUB = re.compile(r"\$\{([A-Za-z0-9:.]+)\}")
 
 
 def resolve(value: Any, parameters: dict[str, str], physical: dict[str, str]) -> Any:
-    """Ref / Fn::GetAtt .Arn / Fn::Sub over parameters and created resources; anything else fails loudly."""
-    if isinstance(value, dict) and len(value) == 1:
-        (name, arg), = value.items()
-        if name == "Ref":
-            return parameters[arg] if arg in parameters else physical[arg]
-        if name == "Fn::GetAtt":
-            logical, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
-            return physical[f"{logical}.{attribute}"]
-        if name == "Fn::Sub":
-            known = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", **parameters}
-            return _SUB.sub(lambda m: str(known.get(m.group(1), physical.get(m.group(1)))), arg)
-        if name.startswith("Fn::"):
-            raise NotImplementedError(f"harness does not resolve {name}")
-    if isinstance(value, dict):
-        return {k: resolve(v, parameters, physical) for k, v in value.items()}
-    if isinstance(value, list):
-        return [resolve(v, parameters, physical) for v in value]
-    return value
+    """Intrinsics over the parameters and the resources created so far; anything unresolvable fails loudly."""
+    return Evaluator(_template(), parameters, region=REGION, account_id=ACCOUNT, resources=physical,
+                     strict=True).resolve(value)
 
 
 def substitute(definition: Any, substitutions: dict[str, str]) -> Any:

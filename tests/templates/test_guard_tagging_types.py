@@ -10,10 +10,11 @@ import re
 
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
-from inference_platform_ops.guard.findings import load_template, resources
-from inference_platform_ops.guard.gate import ROOT, template_files
+from inference_platform_ops.guard.gate import template_files
+from inference_platform_ops.paths import RULES, TEMPLATES
+from inference_platform_ops.templates import load_template, resources
 
-RULE_FILE = ROOT / "rules" / "tagging_environment.guard"
+RULE_FILE = RULES / "tagging_environment.guard"
 # Nested stacks inherit the root stack's tags (set by the deploy script), as the rule header says.
 NOT_CHECKED_ON_PURPOSE = {"AWS::CloudFormation::Stack"}
 # Tagged per replica (ReplicaSpecification.Tags), which the rule checks replica by replica.
@@ -30,7 +31,7 @@ def has_tag_property(type_name: str) -> bool:
 
 
 def test_every_taggable_type_used_by_a_template_is_checked() -> None:
-    used = {body.get("Type") for path in template_files(ROOT / "templates")
+    used = {body.get("Type") for path in template_files(TEMPLATES)
             for body in resources(load_template(path)).values()}
     taggable = {t for t in used if isinstance(t, str) and t.startswith("AWS::") and has_tag_property(t)}
     unchecked = sorted(taggable - types_in_rule() - NOT_CHECKED_ON_PURPOSE)

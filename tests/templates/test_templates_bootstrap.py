@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from inference_platform_ops.intrinsics import active_resources, parameter_values, resolve
 from inference_platform_ops.templates import validate_parameters
-from tests.helpers.template_loader import active_resources, load_template, parameter_values, resolve
+from tests.helpers.template_loader import load_template
 
 BOOTSTRAP = load_template("bootstrap.yaml")
 BASE = {"GitHubOrg": "acme", "GitHubRepo": "ml-inference"}

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from inference_platform_ops.intrinsics import active_resources, parameter_values, resolve
 from inference_platform_ops.templates import validate_parameters
-from tests.helpers.template_loader import active_resources, load_template, parameter_values, resolve
+from tests.helpers.template_loader import load_template
 
 ENDPOINTS = load_template("endpoints.yaml")
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/model:1"

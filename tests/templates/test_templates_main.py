@@ -8,8 +8,9 @@ import pytest
 
 from inference_platform.shared.constants import ENVIRONMENTS
 from inference_platform_ops.deploy.dr_tiers import region_plans
+from inference_platform_ops.intrinsics import active_resources, parameter_values, resolve
 from inference_platform_ops.templates import validate_parameters
-from tests.helpers.template_loader import TEMPLATES, active_resources, load_template, parameter_values, resolve
+from tests.helpers.template_loader import TEMPLATES, load_template
 
 MAIN = load_template("main.yaml")
 FLAGS = ["EnableProvisionedEndpoint", "EnableServerlessInference", "EnableScheduledScaling",

@@ -6,7 +6,8 @@ import copy
 
 import pytest
 
-from tests.helpers.template_loader import TEMPLATES, load_template, parameter_values, resolve
+from inference_platform_ops.intrinsics import parameter_values, resolve
+from tests.helpers.template_loader import TEMPLATES, load_template
 
 SCALING = load_template("scaling.yaml")
 MAIN = load_template("main.yaml")

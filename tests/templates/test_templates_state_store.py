@@ -6,8 +6,9 @@ import copy
 
 import pytest
 
+from inference_platform_ops.intrinsics import active_resources, resolve
 from inference_platform_ops.templates import validate_parameters
-from tests.helpers.template_loader import active_resources, load_template, resolve
+from tests.helpers.template_loader import load_template
 
 STATE = load_template("state-store.yaml")
 BASE = {"Environment": "staging", "ProjectName": "ml-inference", "PrimaryRegion": "us-east-1"}

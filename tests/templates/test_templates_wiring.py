@@ -13,8 +13,9 @@ import itertools
 
 import pytest
 
+from inference_platform_ops.intrinsics import active_resources, conditions, parameter_values, resolve
 from inference_platform_ops.templates import validate_parameters
-from tests.helpers.template_loader import active_resources, conditions, load_template, parameter_values, resolve
+from tests.helpers.template_loader import load_template
 
 MAIN = load_template("main.yaml")
 FLAGS = ["EnableProvisionedEndpoint", "EnableServerlessInference", "EnableScheduledScaling",

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from inference_platform_ops.emulator import local_aws
-from inference_platform_ops.paths import ROOT
+from inference_platform_ops.paths import BUILD, ROOT, TOOLS
 
 TARGET_SECONDS = 120.0
 
@@ -51,9 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         print("bench: `make` is not on PATH")
         return 2
     local_aws.stop()
-    shutil.rmtree(ROOT / "build", ignore_errors=True)
+    shutil.rmtree(BUILD, ignore_errors=True)
     if args.cold:
-        for cached in (ROOT / ".tools" / "cache").glob("lambda-deps-*"):
+        for cached in (TOOLS / "cache").glob("lambda-deps-*"):
             shutil.rmtree(cached)
     results = {}
     for target in ("deploy", "smoke", "emulator-stop"):

@@ -15,7 +15,9 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-from inference_platform_ops.paths import ROOT
+from inference_platform_ops.intrinsics import parameter_values
+from inference_platform_ops.paths import BUILD, PARAMS, ROOT, TEMPLATES, TRAFFIC
+from inference_platform_ops.templates import load_template
 
 DEFAULT_WEEK = "2026-11-16"  # a Monday: no clock change, no US federal holiday that week
 
@@ -24,10 +26,7 @@ def template_defaults(main_template: Path) -> dict[str, str]:
     """Default value of every main.yaml parameter, as the strings CloudFormation passes on."""
     if not main_template.is_file():
         return {}
-    from inference_platform_ops.templates import load_template
-
-    parameters = load_template(main_template).get("Parameters", {})
-    return {name: str(spec["Default"]) for name, spec in parameters.items() if "Default" in spec}
+    return parameter_values(load_template(main_template))
 
 
 def load_params(path: Path) -> dict:
@@ -64,7 +63,7 @@ def build_report(args: argparse.Namespace) -> tuple[dict, object]:
     from inference_platform_ops.cost.summary import budget_warning, secondary_regions, summarise
     from inference_platform_ops.cost.trace_sim import load_trace, simulate
 
-    params_path = args.params or ROOT / "templates" / "params" / f"{args.env}.json"
+    params_path = args.params or PARAMS / f"{args.env}.json"
     config = load_params(params_path)
     defaults = template_defaults(args.main_template)
     cfg = CostConfig.from_params(with_defaults(config, defaults), source=str(params_path))
@@ -87,10 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="local", help="environment: reads templates/params/<env>.json")
     parser.add_argument("--params", type=Path, help="a params file instead of templates/params/<env>.json")
-    parser.add_argument("--main-template", type=Path, default=ROOT / "templates" / "main.yaml",
+    parser.add_argument("--main-template", type=Path, default=TEMPLATES / "main.yaml",
                         help="template whose parameter defaults fill what the params file leaves out")
     parser.add_argument("--profile", help="traffic profile name or CSV path (default: CostProfile.TrafficProfile)")
-    parser.add_argument("--traffic-dir", type=Path, default=ROOT / "data" / "traffic")
+    parser.add_argument("--traffic-dir", type=Path, default=TRAFFIC)
     parser.add_argument("--week-start", type=date.fromisoformat, default=date.fromisoformat(DEFAULT_WEEK),
                         help=f"Monday a weekly profile is laid on, in the business timezone (default {DEFAULT_WEEK})")
     parser.add_argument("--keep-warm-minutes", type=float, default=10.0,
@@ -108,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         print(f"cost-report: {message}", file=sys.stderr)
         return 2
-    out_dir = args.out_dir or ROOT / "build" / "cost-report" / (summary["environment"] or args.env)
+    out_dir = args.out_dir or BUILD / "cost-report" / (summary["environment"] or args.env)
     out_dir.mkdir(parents=True, exist_ok=True)
     if not args.no_chart:
         from inference_platform_ops.cost.chart import write_week_chart

@@ -40,9 +40,8 @@ from inference_platform_ops.deploy.config import (
     parameter_errors,
 )
 from inference_platform_ops.emulator import local_aws
-from inference_platform_ops.paths import ROOT
+from inference_platform_ops.paths import BUILD, REQUIREMENTS, RUNTIME_PACKAGE, TEMPLATES, TOOLS
 
-TEMPLATES = ROOT / "templates"
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED = 1, 2, 3
 VERSION_PARAMETER = "TemplateVersion"
 _NOT_IN_VERSION = re.compile(r"[^A-Za-z0-9._+/-]")  # what main.yaml's TemplateVersion AllowedPattern accepts
@@ -169,17 +168,17 @@ def build_targets(config: dict, templates: Path, version: str = "unversioned") -
 
 
 def build_lambda(env: str, skip_deps: bool) -> packaging.LambdaArtifact:
-    cache = ROOT / ".tools" / "cache"
+    cache = TOOLS / "cache"
     deps = None
     if not skip_deps:
         try:
-            deps = packaging.install_dependencies(ROOT / "requirements" / "runtime.txt", cache)
+            deps = packaging.install_dependencies(REQUIREMENTS / "runtime.txt", cache)
         except packaging.PackagingError as exc:
             if env != "local":
                 raise
             # The emulator runs handlers in-process from .venv, so the zip's dependencies are never used.
             print(f"deploy: WARNING {exc}; packaging without dependencies (fine for the local emulator only)")
-    artifact = packaging.build_lambda_zip(ROOT / "src" / "inference_platform", ROOT / "build", deps)
+    artifact = packaging.build_lambda_zip(RUNTIME_PACKAGE, BUILD, deps)
     size_kb = artifact.path.stat().st_size / 1024
     print(f"deploy: Lambda zip {artifact.key} ({size_kb:.0f} KiB, "
           f"{'with' if artifact.with_dependencies else 'WITHOUT'} runtime dependencies)")

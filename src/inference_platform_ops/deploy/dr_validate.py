@@ -26,7 +26,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from inference_platform_ops.deploy.dr_tiers import TIER_DESCRIPTIONS, RegionPlan, dr_tier, region_plans
-from inference_platform_ops.paths import ROOT
+from inference_platform_ops.paths import TEMPLATES
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 COMPLETE_STATES = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE")
@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="local", help="environment: local, dev, staging, production")
     parser.add_argument("--endpoint-url", default=None, help="send every AWS call to this emulator URL")
-    parser.add_argument("--templates-dir", type=Path, default=ROOT / "templates")
+    parser.add_argument("--templates-dir", type=Path, default=TEMPLATES)
     args = parser.parse_args(argv)
 
     from inference_platform_ops.deploy.config import ConfigError, load_config

@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from inference_platform_ops import templates
+
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # earliest timestamp a zip entry can hold
 LAMBDA_PLATFORM = ("--platform", "manylinux2014_x86_64", "--python-version", "3.12", "--implementation", "cp",
                    "--only-binary=:all:")
@@ -111,14 +113,12 @@ def build_lambda_zip(package_dir: Path, out_dir: Path, dependencies_dir: Path | 
 
 
 def load_template(path: Path) -> dict:
-    """Read a CloudFormation YAML/JSON template with short-form tags expanded (as cfn-lint reads it)."""
-    from inference_platform_ops.templates import load_template as read_template
-
+    """The project's template reader, with a missing or unreadable template as a PackagingError."""
     if not path.is_file():
         raise PackagingError(f"template {path} does not exist")
     try:
-        return read_template(path)
-    except Exception as exc:  # cfn-lint raises several parser types; all mean "unreadable template"
+        return templates.load_template(path)
+    except ValueError as exc:
         raise PackagingError(f"template {path} cannot be parsed: {exc}") from exc
 
 

@@ -28,7 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from inference_platform_ops.deploy import stack_ops
 from inference_platform_ops.deploy.config import BILLING_REGION, ConfigError, load_config
 from inference_platform_ops.emulator import local_aws
-from inference_platform_ops.paths import ROOT
+from inference_platform_ops.paths import TEMPLATES
 
 SAMPLE_FILES = 3
 
@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Smoke-test a deployment end to end.")
     parser.add_argument("--env", default=os.environ.get("ENV", "local"))
     parser.add_argument("--endpoint-url", default=None, help="emulator endpoint (default: the running local one)")
-    parser.add_argument("--templates-dir", type=Path, default=ROOT / "templates")
+    parser.add_argument("--templates-dir", type=Path, default=TEMPLATES)
     parser.add_argument("--timeout", type=float, default=None, help="seconds to wait for the sample execution")
     args = parser.parse_args(argv)
     try:

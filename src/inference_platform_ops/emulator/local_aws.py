@@ -30,9 +30,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
 
-from inference_platform_ops.paths import ROOT
+from inference_platform_ops.paths import ROOT, TOOLS
 
-STATE_DIR = ROOT / ".tools" / "emulator"
+STATE_DIR = TOOLS / "emulator"
 PID_FILE = STATE_DIR / "emulator.pid"
 LOG_FILE = STATE_DIR / "emulator.log"
 DEFAULT_PORT = 4599

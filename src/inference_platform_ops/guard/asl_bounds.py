@@ -27,17 +27,32 @@ def retry_waits(retrier: Mapping[str, Any]) -> float:
     return sum(min(interval * backoff**i, cap) for i in range(attempts))
 
 
-def state_worst_case_seconds(state: Mapping[str, Any]) -> float:
-    """Longest time a Task can run before its Catch fires: all attempts at full timeout plus all waits.
+def attempts(state: Mapping[str, Any]) -> int:
+    """Most attempts a state can make: the first plus every retrier's MaxAttempts (each counts on its own)."""
+    return 1 + sum(int(r.get("MaxAttempts", DEFAULT_MAX_ATTEMPTS)) for r in state.get("Retry", []))
 
-    A Task without ``TimeoutSeconds`` has no bound (infinity); a state type without a timeout field
-    (Parallel, Map) cannot bound its children either.
+
+def state_worst_case_seconds(state: Mapping[str, Any]) -> float:
+    """Longest time a state can run before its Catch fires: all attempts at full timeout plus all retry waits
+    (waits are time too: a retried cold start spends them before the fallback can start).
+
+    A Task without ``TimeoutSeconds`` has no bound (infinity); other state types have no such field in the
+    States Language (Parallel and Map cannot bound their children), so they have none either.
     """
-    if state.get("Type") != "Task" or "TimeoutSeconds" not in state:
+    timeout = state.get("TimeoutSeconds")
+    if state.get("Type") != "Task" or not isinstance(timeout, int) or isinstance(timeout, bool):
         return math.inf
-    retriers = state.get("Retry", [])
-    attempts = 1 + sum(int(r.get("MaxAttempts", DEFAULT_MAX_ATTEMPTS)) for r in retriers)
-    return attempts * float(state["TimeoutSeconds"]) + sum(retry_waits(r) for r in retriers)
+    return attempts(state) * float(state["TimeoutSeconds"]) + sum(retry_waits(r) for r in state.get("Retry", []))
+
+
+def describe_bound(state: Mapping[str, Any]) -> str:
+    """How :func:`state_worst_case_seconds` got its figure, for messages."""
+    seconds = state_worst_case_seconds(state)
+    if not math.isfinite(seconds):
+        return "no TimeoutSeconds"
+    waits = sum(retry_waits(r) for r in state.get("Retry", []))
+    return (f"TimeoutSeconds {state['TimeoutSeconds']} x {attempts(state)} attempts + {waits:g} s of retry waits "
+            f"= {seconds:g} s")
 
 
 def catches_into(state: Mapping[str, Any], target: str) -> bool:

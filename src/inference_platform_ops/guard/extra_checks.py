@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from inference_platform_ops.guard.findings import Finding, properties, resources_of_type
+from inference_platform_ops.guard.findings import Finding
+from inference_platform_ops.templates import properties, resources_of_type
 
 TLS_RULE = "S3_BUCKET_TLS_ONLY"
 LOG_GROUP_RULE = "LAMBDA_LOG_GROUP_RETENTION"

@@ -1,4 +1,5 @@
-"""What the guard gate's Python checks share: template loading, findings and suppressions.
+"""What the guard gate's Python checks share: findings and suppressions (templates are read by
+:mod:`inference_platform_ops.templates`).
 
 A suppression is ``Metadata: {guard: {SuppressedRules: [RULE, ...], Reason: "<why>"}}`` on a resource.
 It skips RULE for that resource only when Reason is a non-empty string; the gate fails a suppression
@@ -8,10 +9,9 @@ without one (rule SUPPRESSION_REASON) and lists every suppression it honoured.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import yaml
+from inference_platform_ops.templates import resources
 
 SUPPRESSION_RULE = "SUPPRESSION_REASON"
 
@@ -38,62 +38,6 @@ class Suppression:
 
     def line(self) -> str:
         return f"SUPPRESSED {self.template} {self.resource} {self.rule}: {self.reason}"
-
-
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the libyaml loader is ~10x faster when present
-
-
-class _CfnLoader(_SafeLoader):  # type: ignore[misc, valid-type]
-    """SafeLoader that turns CloudFormation short-form tags (!Ref, !Sub ...) into their long form."""
-
-
-def _construct_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if tag_suffix == "Ref":
-        return {"Ref": value}
-    if tag_suffix == "Condition":
-        return {"Condition": value}
-    if tag_suffix == "GetAtt" and isinstance(value, str):
-        return {"Fn::GetAtt": value.split(".", 1)}
-    return {f"Fn::{tag_suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _construct_tag)
-
-
-def load_template(path: Path) -> dict[str, Any]:
-    """Parse a CloudFormation YAML/JSON template; raise ValueError naming the file when it is not one."""
-    loader = _CfnLoader(path.read_text(encoding="utf-8"))
-    try:
-        document = loader.get_single_data()
-    except yaml.YAMLError as error:
-        raise ValueError(f"{path.name}: not valid YAML: {error}") from error
-    finally:
-        loader.dispose()
-    if not isinstance(document, dict):
-        raise ValueError(f"{path.name}: a template must be a mapping, got {type(document).__name__}")
-    return document
-
-
-def resources(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    found = template.get("Resources")
-    if not isinstance(found, dict):
-        return {}
-    return {name: body for name, body in found.items() if isinstance(body, dict)}
-
-
-def resources_of_type(template: dict[str, Any], type_name: str) -> dict[str, dict[str, Any]]:
-    return {name: body for name, body in resources(template).items() if body.get("Type") == type_name}
-
-
-def properties(resource: dict[str, Any]) -> dict[str, Any]:
-    found = resource.get("Properties")
-    return found if isinstance(found, dict) else {}
 
 
 def read_suppressions(template_name: str, template: dict[str, Any]) -> tuple[list[Suppression], list[Finding]]:

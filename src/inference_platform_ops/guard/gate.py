@@ -26,9 +26,10 @@ from typing import Any
 import yaml
 
 from inference_platform_ops.guard.extra_checks import check_bucket_tls, check_lambda_log_groups
-from inference_platform_ops.guard.findings import Finding, Suppression, is_suppressed, load_template, read_suppressions
+from inference_platform_ops.guard.findings import Finding, Suppression, is_suppressed, read_suppressions
 from inference_platform_ops.guard.workflow_checks import check_workflows
-from inference_platform_ops.paths import ROOT
+from inference_platform_ops.paths import RULES, TEMPLATES, TOOLS
+from inference_platform_ops.templates import load_template
 
 #: Python checks over one parsed template, each returning findings named after its rule(s).
 EXTRA_CHECKS: tuple[Callable[[str, dict[str, Any]], list[Finding]], ...] = (
@@ -282,9 +283,9 @@ def gate(guard: str, rules_dir: Path, templates_dir: Path) -> tuple[list[Finding
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--guard", default=str(ROOT / ".tools/bin/cfn-guard"))
-    parser.add_argument("--rules", default=ROOT / "rules", type=Path)
-    parser.add_argument("--templates", default=ROOT / "templates", type=Path)
+    parser.add_argument("--guard", default=str(TOOLS / "bin" / "cfn-guard"))
+    parser.add_argument("--rules", default=RULES, type=Path)
+    parser.add_argument("--templates", default=TEMPLATES, type=Path)
     args = parser.parse_args(argv)
 
     if not Path(args.guard).is_file():

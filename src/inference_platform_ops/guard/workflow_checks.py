@@ -15,7 +15,8 @@ WORKFLOW_ENDPOINT_FALLBACK     a Catch naming both States.Timeout and States.Tas
                                States.ALL alone does not count: it also swallows States.Runtime and
                                States.Permissions, turning a broken deployment into silent fallbacks.
 WORKFLOW_ENDPOINT_TIME_BUDGET  the worst case of all attempts together is <= 120 s. A state's bound is
-                               TimeoutSeconds x (1 + the MaxAttempts of all its retriers); the budget is
+                               TimeoutSeconds x (1 + the MaxAttempts of all its retriers) plus the longest
+                               retry waits (asl_bounds.state_worst_case_seconds); the budget is
                                the smallest of the task's bound, its wrappers' bounds, and the largest
                                bound among the tasks that start its state machine (every path counts).
 """
@@ -27,7 +28,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from inference_platform_ops.guard.findings import Finding, properties, resources_of_type
+from inference_platform_ops.guard import asl_bounds
+from inference_platform_ops.guard.findings import Finding
+from inference_platform_ops.templates import properties, resources_of_type
 
 RETRY_RULE = "WORKFLOW_ENDPOINT_RETRY"
 FALLBACK_RULE = "WORKFLOW_ENDPOINT_FALLBACK"
@@ -35,7 +38,6 @@ BUDGET_RULE = "WORKFLOW_ENDPOINT_TIME_BUDGET"
 BUDGET_SECONDS = 120
 MODEL_NOT_READY = frozenset({"ModelNotReadyException", "SageMakerRuntime.ModelNotReadyException"})
 FALLBACK_ERRORS = frozenset({"States.Timeout", "States.TaskFailed"})
-DEFAULT_MAX_ATTEMPTS = 3  # Step Functions' default when a retrier omits MaxAttempts
 
 
 @dataclass(frozen=True)
@@ -163,13 +165,8 @@ def has_fallback(node: StateNode, machines: dict[str, Machine], seen: frozenset[
 
 
 def state_bound(state: dict[str, Any]) -> tuple[float, str]:
-    """Worst-case seconds of a state with its retries (retry intervals excluded), and how it was computed."""
-    timeout = state.get("TimeoutSeconds")
-    if not isinstance(timeout, int) or isinstance(timeout, bool):
-        return math.inf, "no TimeoutSeconds"
-    attempts = 1 + sum(r.get("MaxAttempts", DEFAULT_MAX_ATTEMPTS) for r in _retriers(state)
-                       if isinstance(r.get("MaxAttempts", DEFAULT_MAX_ATTEMPTS), int))
-    return timeout * attempts, f"TimeoutSeconds {timeout} x {attempts} attempts = {timeout * attempts} s"
+    """Worst-case seconds of a state with its retries and their waits, and how it was computed."""
+    return asl_bounds.state_worst_case_seconds(state), asl_bounds.describe_bound(state)
 
 
 def time_budget(node: StateNode, machines: dict[str, Machine],
@@ -196,7 +193,7 @@ def _retry_findings(node: StateNode) -> list[str]:
                         "once. Fix: Retry: [{ErrorEquals: [ModelNotReadyException], IntervalSeconds: 3, "
                         "MaxAttempts: 2, BackoffRate: 1.0}].")
     for retrier in model_not_ready:
-        attempts = retrier.get("MaxAttempts", DEFAULT_MAX_ATTEMPTS)
+        attempts = retrier.get("MaxAttempts", asl_bounds.DEFAULT_MAX_ATTEMPTS)
         if not isinstance(attempts, int) or attempts > 2:
             problems.append(f"retries ModelNotReadyException {attempts} times"
                             f"{' (the default when MaxAttempts is omitted)' if 'MaxAttempts' not in retrier else ''};"
@@ -224,11 +221,11 @@ def check_workflows(template_name: str, template: dict[str, Any]) -> list[Findin
                     "Next: <fallback state>}] on the task or its wrapper."))
             seconds, how = time_budget(node, machines)
             if seconds > BUDGET_SECONDS:
+                shown = f"{seconds:g}" if math.isfinite(seconds) else "unbounded"
                 findings.append(Finding(
                     template_name, machine.name, BUDGET_RULE,
-                    f"endpoint invocation {node.where} can take {seconds if math.isfinite(seconds) else 'unbounded'} "
+                    f"endpoint invocation {node.where} can take {shown} "
                     f"s over all attempts (tightest bound: {how}), more than {BUDGET_SECONDS} s. Fix: make "
-                    f"TimeoutSeconds x (1 + all retry MaxAttempts) <= {BUDGET_SECONDS} on the task, or wrap it "
-                    "(or every task that starts its state machine) in a state with TimeoutSeconds "
-                    f"<= {BUDGET_SECONDS}."))
+                    f"TimeoutSeconds x (1 + all retry MaxAttempts) + retry waits <= {BUDGET_SECONDS} on the task, "
+                    "or on every task that starts its state machine."))
     return findings

@@ -12,7 +12,8 @@ from inference_platform_ops.guard.extra_checks import (
     check_bucket_tls,
     check_lambda_log_groups,
 )
-from inference_platform_ops.guard.findings import load_template, read_suppressions
+from inference_platform_ops.guard.findings import read_suppressions
+from inference_platform_ops.templates import load_template
 
 TLS_STATEMENT = {"Effect": "Deny", "Principal": "*", "Action": "s3:*",
                  "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"],

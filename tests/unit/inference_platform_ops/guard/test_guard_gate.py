@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from inference_platform_ops.guard import gate as run_guard
+from inference_platform_ops.paths import RULES, TOOLS
 
-GUARD = str(run_guard.ROOT / ".tools/bin/cfn-guard")
+GUARD = str(TOOLS / "bin" / "cfn-guard")
 
 TOPIC_RULE = textwrap.dedent("""\
     #
@@ -179,8 +180,8 @@ def test_python_check_failures_share_the_format_and_one_bad_template_does_not_hi
 
 def test_repository_rule_files_all_define_rules_with_a_fix() -> None:
     """Every shipped rule file defines at least one rule and states its fix in the header."""
-    fixes = run_guard.rule_fixes(run_guard.ROOT / "rules")
-    names = [name for path in sorted((run_guard.ROOT / "rules").glob("*.guard"))
+    fixes = run_guard.rule_fixes(RULES)
+    names = [name for path in sorted((RULES).glob("*.guard"))
              for name in run_guard.defined_rules(path.read_text())]
     assert len(names) >= 15
     assert set(names) == set(fixes)

@@ -13,7 +13,7 @@ def invoke_task(**overrides: Any) -> dict[str, Any]:
         "Type": "Task",
         "Resource": "arn:aws:states:::lambda:invoke",
         "Parameters": {"FunctionName": "${InvokeFunctionArn}"},
-        "TimeoutSeconds": 40,
+        "TimeoutSeconds": 37,  # 37 s x 3 attempts + 3 s and 6 s of retry waits = 120 s
         "Retry": [{"ErrorEquals": ["ModelNotReadyException"], "IntervalSeconds": 3, "MaxAttempts": 2}],
         "Catch": [{"ErrorEquals": ["States.Timeout", "States.TaskFailed"], "Next": "Fallback"}],
         "End": True,
@@ -83,22 +83,25 @@ def test_catch_to_a_missing_state_is_not_a_fallback() -> None:
     assert rules_failed(template({"InvokeEndpoint": task, **FALLBACK})) == [FALLBACK_RULE]
 
 
-def test_catch_and_budget_on_a_wrapping_parallel_count() -> None:
-    inner = invoke_task(Catch=None, TimeoutSeconds=60)  # alone: 60 s x 3 attempts = 180 s
-    parallel = {"Type": "Parallel", "TimeoutSeconds": 120, "End": True,
+def test_a_wrapping_parallel_catches_but_cannot_bound() -> None:
+    """A Catch on an enclosing Parallel is a fallback; a TimeoutSeconds on it is not a bound (the States
+    Language has no such field on Parallel, so Step Functions would never enforce it)."""
+    inner = invoke_task(Catch=None)
+    parallel = {"Type": "Parallel", "End": True,
                 "Branches": [{"StartAt": "InvokeEndpoint", "States": {"InvokeEndpoint": inner}}],
                 "Catch": [{"ErrorEquals": ["States.TaskFailed"], "Next": "Fallback"},
                           {"ErrorEquals": ["States.Timeout"], "Next": "Fallback"}]}
-    assert rules_failed(template({"Bounded": parallel, **FALLBACK})) == []
-    unbounded = copy.deepcopy(parallel)
-    del unbounded["TimeoutSeconds"]
-    findings = check_workflows("workflow.yaml", template({"Bounded": unbounded, **FALLBACK}))
+    assert rules_failed(template({"Wrapped": parallel, **FALLBACK})) == []
+    slow = copy.deepcopy(parallel)
+    slow["Branches"][0]["States"]["InvokeEndpoint"]["TimeoutSeconds"] = 60  # 60 s x 3 + 9 s of waits
+    slow["TimeoutSeconds"] = 120
+    findings = check_workflows("workflow.yaml", template({"Wrapped": slow, **FALLBACK}))
     assert [f.rule for f in findings] == [BUDGET_RULE]
-    assert "Bounded/InvokeEndpoint can take 180 s" in findings[0].message
+    assert "Wrapped/InvokeEndpoint can take 189 s" in findings[0].message
 
 
 def test_child_machine_is_covered_only_when_every_starting_task_bounds_and_catches_it() -> None:
-    child_task = invoke_task(Catch=None, TimeoutSeconds=90)  # alone: 270 s
+    child_task = invoke_task(Catch=None, TimeoutSeconds=90)  # alone: 90 s x 3 + 9 s of waits = 279 s
     child = {"StartAt": "Each", "States": {"Each": {
         "Type": "Map", "End": True,
         "ItemProcessor": {"StartAt": "Invoke", "States": {"Invoke": child_task}}}}}
@@ -116,20 +119,20 @@ def test_child_machine_is_covered_only_when_every_starting_task_bounds_and_catch
                               {"Child": child})
     findings = check_workflows("workflow.yaml", with_slow_path)
     assert [(f.resource, f.rule) for f in findings] == [("Child", BUDGET_RULE)]
-    assert "Each/Invoke can take 270 s" in findings[0].message
+    assert "Each/Invoke can take 279 s" in findings[0].message
 
     uncaught = starter(120)
     del uncaught["Catch"]
     assert FALLBACK_RULE in rules_failed(template({"Serverless": uncaught, **FALLBACK}, {"Child": child}))
 
 
-def test_budget_counts_every_retrier() -> None:
-    task = invoke_task(TimeoutSeconds=30, Retry=[
-        {"ErrorEquals": ["ModelNotReadyException"], "MaxAttempts": 2},
-        {"ErrorEquals": ["Lambda.ServiceException"], "MaxAttempts": 1},
+def test_budget_counts_every_retrier_and_its_waits() -> None:
+    task = invoke_task(TimeoutSeconds=29, Retry=[
+        {"ErrorEquals": ["ModelNotReadyException"], "MaxAttempts": 2},  # default waits 1 s, then 2 s
+        {"ErrorEquals": ["Lambda.ServiceException"], "MaxAttempts": 1},  # 1 s
     ])
-    assert rules_failed(template({"InvokeEndpoint": task, **FALLBACK})) == []  # 30 s x 4 = 120 s
-    task["Retry"][1]["MaxAttempts"] = 2
+    assert rules_failed(template({"InvokeEndpoint": task, **FALLBACK})) == []  # 29 s x 4 + 4 s = 120 s
+    task["TimeoutSeconds"] = 30  # 124 s: the waits alone push it over
     findings = check_workflows("workflow.yaml", template({"InvokeEndpoint": task, **FALLBACK}))
     assert [f.rule for f in findings] == [BUDGET_RULE]
-    assert "TimeoutSeconds 30 x 5 attempts = 150 s" in findings[0].message
+    assert "TimeoutSeconds 30 x 4 attempts + 4 s of retry waits = 124 s" in findings[0].message
