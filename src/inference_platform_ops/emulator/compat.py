@@ -1,7 +1,7 @@
 """CloudFormation compatibility patches for moto 5.2.5, used ONLY by the local emulator and its tests.
 
 moto is close enough to CloudFormation for a local deploy, but these gaps would make the deploy
-script lie or crash (measured, see EMULATOR-NOTES.md):
+script lie or crash (measured; the list is also in docs/deploy.md):
 
 1. ``!GetAtt Child.Outputs.X`` on a nested stack answers 500: moto's ``Stack`` has no
    ``get_cfn_attribute``. Patched to read the child's outputs, as CloudFormation does.

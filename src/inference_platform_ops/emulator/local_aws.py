@@ -11,7 +11,7 @@ is gone.
 
 Port: ``MOTO_PORT`` (default 4599, chosen to stay clear of moto's 5000 and LocalStack's 4566).
 Endpoint for clients: http://127.0.0.1:<port>; nested-stack TemplateURLs use ``localhost``, which
-moto parses path-style (see EMULATOR-NOTES.md).
+moto parses path-style (docs/deploy.md, "The local emulator").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Routing contract from DESIGN.md: forced modes, thresholds, business hours, clear errors."""
+"""The routing contract (docs/workflow.md, "Routing"): forced modes, thresholds, business hours, clear errors."""
 
 from __future__ import annotations
 

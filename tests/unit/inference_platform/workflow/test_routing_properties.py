@@ -1,4 +1,4 @@
-"""Property tests for the routing contract (DESIGN.md): every invariant is stated in words first."""
+"""Property tests for the routing contract (docs/workflow.md): every invariant is stated in words first."""
 
 from __future__ import annotations
 
