@@ -8,12 +8,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 GUARD := .tools/bin/cfn-guard
+CT_RULES := .tools/control-tower/.installed
 ENV ?= local
 TEMPLATES := $(sort $(wildcard templates/*.yaml))
 WORKFLOWS := $(sort $(wildcard .github/workflows/*.yml))
 PY_DIRS := src tests scripts
 
-.PHONY: help install lint guard pytest workflows bandit test security ci deploy smoke \
+.PHONY: help install lint guard compliance pytest workflows bandit test security ci deploy smoke \
         emulator-stop dr-validate cost-report bench-idle bench-failover bench-deploy clean
 
 help: ## List every target with one line each (default)
@@ -21,7 +22,7 @@ help: ## List every target with one line each (default)
 	@echo "  Variables: ENV=local|dev|staging|production (default local); CONFIRM=yes to execute a production deploy;"
 	@echo "             REPLACE_FAILED=yes to delete a stack left in ROLLBACK_COMPLETE and deploy it again"
 
-install: $(VENV)/.installed $(GUARD) ## Create .venv from pinned requirements and install cfn-guard into .tools/bin (idempotent)
+install: $(VENV)/.installed $(GUARD) $(CT_RULES) ## Create .venv from pinned requirements, cfn-guard into .tools/bin, Control Tower rules into .tools/control-tower
 
 $(VENV)/.installed: requirements/dev.txt requirements/runtime.txt requirements/constraints.txt pyproject.toml
 	@echo "==> install: .venv from pinned requirements, then this project (editable, with its console scripts)"
@@ -36,6 +37,11 @@ $(GUARD): src/inference_platform_ops/tools/install_cfn_guard.py $(VENV)/.install
 	@$(BIN)/inference-install-cfn-guard --dest $(GUARD) --cache .tools/cache
 	@touch $@
 
+$(CT_RULES): src/inference_platform_ops/tools/install_cfn_guard.py $(VENV)/.installed
+	@echo "==> install: AWS Control Tower proactive controls from the same wheel (sha256 checked)"
+	@$(BIN)/inference-install-cfn-guard --rules-only --rules-dest $(dir $@) --cache .tools/cache
+	@touch $@
+
 lint: install ## cfn-lint every template, ruff every Python file
 	@echo "==> lint: cfn-lint on $(words $(TEMPLATES)) templates"
 	@$(BIN)/cfn-lint $(TEMPLATES)
@@ -45,6 +51,10 @@ lint: install ## cfn-lint every template, ruff every Python file
 guard: install ## cfn-guard: every rule has tests, rule tests pass, every template passes every rule
 	@echo "==> guard: cfn-guard test + validate"
 	@$(BIN)/inference-guard --guard $(GUARD)
+
+compliance: install ## Project guard rules + every AWS Control Tower proactive control, one table (rules/exceptions.yaml)
+	@echo "==> compliance: project rules + Control Tower catalog over $(words $(TEMPLATES)) templates"
+	@$(BIN)/inference-compliance
 
 pytest: install ## pytest with coverage on all cores (fails under 85% for src/)
 	@echo "==> pytest: unit, property, moto integration and template tests"
@@ -60,8 +70,8 @@ bandit: install ## bandit static security scan of src/ and scripts/
 	@echo "==> bandit: src scripts"
 	@$(BIN)/bandit --quiet --recursive -c pyproject.toml src scripts
 
-test: install lint guard pytest workflows bandit ## The whole hermetic gate that CI runs
-	@echo "==> test: all gates passed (lint, guard, pytest, workflows, bandit)"
+test: install lint compliance pytest workflows bandit ## The whole hermetic gate that CI runs (compliance includes guard)
+	@echo "==> test: all gates passed (lint, compliance incl. guard, pytest, workflows, bandit)"
 
 security: install bandit ## bandit + pip-audit (fails if the audit could not run, unless AUDIT_OFFLINE_OK=1)
 	@echo "==> security: pip-audit over every pinned dependency"

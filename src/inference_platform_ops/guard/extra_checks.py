@@ -106,3 +106,45 @@ def check_lambda_log_groups(template_name: str, template: dict[str, Any]) -> lis
                 f"log group {matches[0]} has no RetentionInDays, so logs are kept and billed forever. "
                 "Fix: set RetentionInDays (e.g. !Ref LogRetentionDays)."))
     return findings
+
+
+LOG_KEY_RULE = "LOG_GROUP_KMS_KEY"
+LOG_KEY_PARAMETER = "LogsKmsKeyArn"
+
+
+def _local_key(value: Any, template: dict[str, Any]) -> bool:
+    """True when ``value`` is a Ref or GetAtt (Arn) of an AWS::KMS::Key declared in ``template``."""
+    keys = resources_of_type(template, "AWS::KMS::Key")
+    if isinstance(value, dict) and "Ref" in value:
+        return value["Ref"] in keys
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        target = value["Fn::GetAtt"]
+        target = target.split(".", 1) if isinstance(target, str) else target
+        return isinstance(target, list) and len(target) == 2 and target[0] in keys and target[1] == "Arn"
+    return False
+
+
+def check_log_group_keys(template_name: str, template: dict[str, Any]) -> list[Finding]:
+    """Every log group is encrypted with a customer managed key: one declared in the template, or the
+    required parameter LogsKmsKeyArn (no Default, so the parent must pass it; cfn-lint E3043 checks that),
+    which every nested stack that takes it receives from a key declared in the parent."""
+    findings = []
+    parameters = template.get("Parameters") if isinstance(template.get("Parameters"), dict) else {}
+    key_parameter = parameters.get(LOG_KEY_PARAMETER)
+    required = isinstance(key_parameter, dict) and "Default" not in key_parameter
+    fix = (f"set KmsKeyId to a local AWS::KMS::Key (GetAtt Arn) or Ref the required parameter {LOG_KEY_PARAMETER} "
+           "(no Default) that main.yaml fills with LogsKey's ARN")
+    for name, group in resources_of_type(template, "AWS::Logs::LogGroup").items():
+        key = properties(group).get("KmsKeyId")
+        if _local_key(key, template) or (required and key == {"Ref": LOG_KEY_PARAMETER}):
+            continue
+        findings.append(Finding(template_name, name, LOG_KEY_RULE, f"[value {key!r}] the log group is not "
+                                f"encrypted with a customer managed key. Fix: {fix}."))
+    for name, stack in resources_of_type(template, "AWS::CloudFormation::Stack").items():
+        passed = properties(stack).get("Parameters")
+        if isinstance(passed, dict) and LOG_KEY_PARAMETER in passed and not _local_key(passed[LOG_KEY_PARAMETER],
+                                                                                           template):
+            findings.append(Finding(template_name, name, LOG_KEY_RULE,
+                                    f"{LOG_KEY_PARAMETER} is not the ARN of a key declared here. Fix: pass "
+                                    f"!GetAtt [LogsKey, Arn] (an AWS::KMS::Key of this template)."))
+    return findings

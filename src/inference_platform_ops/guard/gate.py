@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from inference_platform_ops.guard.extra_checks import check_bucket_tls, check_lambda_log_groups
+from inference_platform_ops.guard.extra_checks import check_bucket_tls, check_lambda_log_groups, check_log_group_keys
 from inference_platform_ops.guard.findings import Finding, Suppression, is_suppressed, read_suppressions
 from inference_platform_ops.guard.workflow_checks import check_workflows
 from inference_platform_ops.paths import RULES, TEMPLATES, TOOLS
@@ -35,10 +35,11 @@ from inference_platform_ops.templates import load_template
 EXTRA_CHECKS: tuple[Callable[[str, dict[str, Any]], list[Finding]], ...] = (
     check_bucket_tls,
     check_lambda_log_groups,
+    check_log_group_keys,
     check_workflows,
 )
 #: Rules implemented in Python (documented in docs/guard-rules.md), besides SUPPRESSION_REASON.
-PYTHON_RULES = ("S3_BUCKET_TLS_ONLY", "LAMBDA_LOG_GROUP_RETENTION", "WORKFLOW_ENDPOINT_RETRY",
+PYTHON_RULES = ("S3_BUCKET_TLS_ONLY", "LAMBDA_LOG_GROUP_RETENTION", "LOG_GROUP_KMS_KEY", "WORKFLOW_ENDPOINT_RETRY",
                 "WORKFLOW_ENDPOINT_FALLBACK", "WORKFLOW_ENDPOINT_TIME_BUDGET")
 EXPECTED_OUTCOMES = frozenset({"SKIP", "PASS", "FAIL"})
 _RULE_DEFINITION = re.compile(r"^\s*rule\s+([A-Za-z0-9_]+)\s*(?:when\b|\{)", re.MULTILINE)
