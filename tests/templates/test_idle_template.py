@@ -33,8 +33,11 @@ def test_parameters_match_the_shared_contract():
     assert set(params) == {
         "Environment", "ProjectName", "ArtifactBucket", "LambdaCodeKey", "AutoStopAction", "DryRun",
         "IdleWindowHours", "ProtectionTagKey", "ProtectedValues", "ScheduleExpression", "NotificationEmail",
-        "LogRetentionDays",
+        "LogRetentionDays", "LogsKmsKeyArn", "AlarmTopicArn", "VpcSubnetIds", "VpcSecurityGroupIds",
+        "BusinessTimezone", "BusinessDays", "BusinessStartHour",
     }  # fmt: skip
+    # main.yaml must pass the log key and the alarm topic: no default lets a stack go without them.
+    assert "Default" not in params["LogsKmsKeyArn"] and "Default" not in params["AlarmTopicArn"]
     defaults = {name: str(p.get("Default")) for name, p in params.items() if "Default" in p}
     assert defaults["AutoStopAction"] == "scale_down"
     assert defaults["DryRun"] == "true"
@@ -103,6 +106,8 @@ def test_role_grants_exactly_the_calls_the_code_makes():
         "sagemaker:DeleteEndpoint", "cloudwatch:GetMetricData", "application-autoscaling:DescribeScalableTargets",
         "application-autoscaling:RegisterScalableTarget", "sns:Publish", "kms:GenerateDataKey*", "kms:Decrypt",
         "logs:CreateLogStream", "logs:PutLogEvents",
+        # recording who suspended an endpoint's schedules (tags on it), and failed runs to the queue
+        "sagemaker:AddTags", "sagemaker:DeleteTags", "sqs:SendMessage",
     }  # fmt: skip
     assert not any(a.split(":")[-1] == "*" for a in granted)
 
@@ -133,7 +138,7 @@ def test_delete_is_impossible_in_production():
 
 def test_every_taggable_resource_has_an_environment_tag():
     untaggable = {"AWS::KMS::Alias", "AWS::SNS::Subscription", "AWS::Lambda::Permission", "AWS::IAM::Policy",
-                  "AWS::Events::Rule"}  # fmt: skip
+                  "AWS::Events::Rule", "AWS::SQS::QueuePolicy", "AWS::Lambda::EventInvokeConfig"}  # fmt: skip
     for name, resource in RESOURCES.items():
         if resource["Type"] in untaggable:
             continue
@@ -157,9 +162,12 @@ def code_in_s3():
 @pytest.mark.usefixtures("code_in_s3")
 def test_stack_deploys_in_moto_and_wires_the_function():
     cfn = boto3.client("cloudformation", region_name="us-east-1")
+    logs_key = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
+    alarm_topic = boto3.client("sns", region_name="us-east-1").create_topic(Name="ml-inference-dev-alarms")["TopicArn"]
     parameters = {"Environment": "dev", "ProjectName": "ml-inference", "ArtifactBucket": "artifacts-bucket",
                   "LambdaCodeKey": "lambda/code.zip", "AutoStopAction": "delete", "DryRun": "false",
-                  "NotificationEmail": "ops@example.com"}  # fmt: skip
+                  "NotificationEmail": "ops@example.com", "LogsKmsKeyArn": logs_key,
+                  "AlarmTopicArn": alarm_topic}  # fmt: skip
     cfn.create_stack(
         StackName="cost-controls",
         TemplateBody=(TEMPLATES / "cost-controls.yaml").read_text(),
@@ -179,4 +187,9 @@ def test_stack_deploys_in_moto_and_wires_the_function():
     assert env["SUMMARY_TOPIC_ARN"] == outputs["SummaryTopicArn"]
     attrs = boto3.client("sns", region_name="us-east-1").get_topic_attributes(TopicArn=outputs["SummaryTopicArn"])
     assert attrs["Attributes"].get("KmsMasterKeyId")
+    # Failed runs have somewhere to go: the encrypted queue exists (moto keeps no KmsKeyId on log groups,
+    # skips alarms and event invoke configs; the guard checks and the template tests cover those).
+    queues = boto3.client("sqs", region_name="us-east-1").list_queues()["QueueUrls"]
+    assert [q for q in queues if "IdleDetectorFailures" in q]
+
     assert json.loads(json.dumps(outputs))

@@ -91,7 +91,9 @@ def test_execution_role_is_assumable_only_by_cloudformation():
 
 def test_other_regions_get_only_their_artifact_bucket():
     regional = active_resources(BOOTSTRAP, {**BASE, "CreateAccountResources": "false"})
-    assert {res["Type"] for res in regional.values()} == {"AWS::S3::Bucket", "AWS::S3::BucketPolicy"}
+    assert {res["Type"] for res in regional.values()} == {"AWS::S3::Bucket", "AWS::S3::BucketPolicy", "AWS::KMS::Key"}
+    assert set(regional) == {"ArtifactKey", "ArtifactBucket", "ArtifactBucketPolicy", "ArtifactAccessLogsBucket",
+                             "ArtifactAccessLogsBucketPolicy"}
     assert resolved("ArtifactBucket")["BucketName"] == "ml-inference-artifacts-123456789012-us-east-1"
 
 

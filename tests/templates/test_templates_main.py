@@ -41,8 +41,17 @@ def test_all_flags_off_creates_nothing():
     assert active_resources(MAIN, {"Environment": "production"}) == {}
 
 
-def test_only_nested_stacks_at_the_root():
-    assert {res["Type"] for res in MAIN["Resources"].values()} == {"AWS::CloudFormation::Stack"}
+def test_the_root_holds_nested_stacks_and_only_what_they_share():
+    """Besides one nested stack per capability, the root keeps what the Lambda stacks share: the log
+    key and the encrypted alarm topic, created only when a stack with Lambdas is."""
+    shared = {name: res for name, res in MAIN["Resources"].items() if res["Type"] != "AWS::CloudFormation::Stack"}
+    assert {res["Type"] for res in shared.values()} == {"AWS::KMS::Key", "AWS::SNS::Topic", "AWS::SNS::TopicPolicy",
+                                                        "AWS::SNS::Subscription"}
+    assert {res["Condition"] for res in shared.values()} <= {"CreateOperationsResources", "SubscribeAlarmEmail"}
+    only_endpoints = active_resources(MAIN, {"Environment": "dev", **on("EnableProvisionedEndpoint")})
+    assert set(only_endpoints) == {"EndpointsStack"}
+    with_idle = active_resources(MAIN, {"Environment": "dev", **on("EnableIdleDetection")})
+    assert {"LogsKey", "AlarmTopic", "AlarmTopicKey", "CostControlsStack"} <= set(with_idle)
 
 
 @pytest.mark.parametrize(("flags", "base", "expected"), [

@@ -32,6 +32,9 @@ script lie or crash (measured; the list is also in docs/deploy.md):
    CloudFormation does and to create it where executions run.
 9. ``UpdateTerminationProtection`` does not exist (500). Added, and ``DeleteStack`` refuses a
    protected stack as CloudFormation does.
+10. The list form ``!GetAtt [Resource, Arn]`` reaches moto as YAML nodes, not strings ("references
+   undefined resource ScalarNode(...)"). The templates use that form (Control Tower's rules resolve
+   local references only in it), so the YAML constructor is patched to build the two strings.
 
 Also adds per-resource ``*_IN_PROGRESS``/``*_COMPLETE`` events (moto only records stack-level ones)
 so event streaming shows progress locally.
@@ -415,6 +418,20 @@ def _patch_termination_protection() -> None:
     _set(CloudFormationBackend, "delete_stack", delete_stack)
 
 
+def _patch_yaml_get_att_list() -> None:
+    from moto.cloudformation import models, responses, utils
+
+    original = utils.yaml_tag_constructor
+
+    def yaml_tag_constructor(loader: Any, tag: Any, node: Any) -> Any:
+        if tag == "!GetAtt" and isinstance(node.value, list):
+            return {"Fn::GetAtt": loader.construct_sequence(node)}
+        return original(loader, tag, node)
+
+    for module in (models, responses):
+        _set(module, "yaml_tag_constructor", yaml_tag_constructor)
+
+
 def install() -> None:
     """Apply every patch once, for the rest of the process (safe to call again)."""
     if _ORIGINALS:
@@ -427,6 +444,7 @@ def install() -> None:
     _patch_change_set_conditions()
     _patch_state_machines()
     _patch_termination_protection()
+    _patch_yaml_get_att_list()
 
 
 def uninstall() -> None:
