@@ -50,6 +50,11 @@ PARAMETERS = {
     "TransformInstanceType": "ml.m5.large",
     "TransformInstanceCount": "1",
     "LogRetentionDays": "30",
+    "MapMaxConcurrency": "10",
+    "LogsKmsKeyArn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-4000-8000-000000000000",
+    "AlarmTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:ml-inference-local-alarms",
+    "VpcSubnetIds": "",
+    "VpcSecurityGroupIds": "",
 }
 FUNCTIONS = ("RouteFunction", "InvokeFunction", "StartBatchFunction", "BatchCallbackFunction")
 _SUB = re.compile(r"\$\{([A-Za-z0-9:.]+)\}")

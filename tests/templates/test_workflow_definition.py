@@ -166,3 +166,21 @@ def test_choice_lookup_and_missing_catch():
     with pytest.raises(KeyError, match="'b'"):
         choice_target(definition, "b")
     assert math.isinf(worst_case_seconds_to_fallback(definition, "A", FALLBACK))  # no Catch: never falls back
+
+
+def test_map_concurrency_is_the_parameter_passed_as_a_number(template, pipeline, invoke_files):
+    """MapMaxConcurrency reaches the distributed map as a number: substitutions are strings, so each
+    real-time task parses it (States.StringToJson) into the child's input and the map reads it by path."""
+    params = template["Parameters"]["MapMaxConcurrency"]
+    assert (params["Default"], params["MinValue"]) == (10, 1)
+    assert template["Resources"]["InferencePipeline"]["Properties"]["DefinitionSubstitutions"]["MapMaxConcurrency"] \
+        == {"Ref": "MapMaxConcurrency"}
+    for state in ("ServerlessInference", "ProvisionedInference"):
+        child_input = pipeline["States"][state]["Parameters"]["Input"]
+        assert child_input["max_concurrency.$"] == "States.StringToJson('${MapMaxConcurrency}')"
+    each_file = invoke_files["States"]["InvokeEachFile"]
+    assert each_file["MaxConcurrencyPath"] == "$.max_concurrency"
+    assert "MaxConcurrency" not in each_file
+    main = load_template("main.yaml")
+    assert main["Resources"]["WorkflowStack"]["Properties"]["Parameters"]["MapMaxConcurrency"] == \
+        {"Ref": "MapMaxConcurrency"}
