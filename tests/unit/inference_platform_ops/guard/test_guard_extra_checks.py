@@ -98,3 +98,23 @@ def test_malformed_suppressions_are_findings_not_suppressions() -> None:
     valid, invalid = read_suppressions("t.yaml", template)
     assert [(s.resource, s.rule) for s in valid] == [("C", "R1"), ("C", "R2")]
     assert sorted(f.resource for f in invalid) == ["A", "B"]
+
+
+def test_log_groups_need_a_local_key_or_the_required_key_parameter() -> None:
+    from inference_platform_ops.guard.extra_checks import LOG_KEY_RULE, check_log_group_keys
+
+    template = {
+        "Parameters": {"LogsKmsKeyArn": {"Type": "String"}},
+        "Resources": {
+            "Key": {"Type": "AWS::KMS::Key"},
+            "Local": {"Type": "AWS::Logs::LogGroup", "Properties": {"KmsKeyId": {"Fn::GetAtt": ["Key", "Arn"]}}},
+            "FromParent": {"Type": "AWS::Logs::LogGroup", "Properties": {"KmsKeyId": {"Ref": "LogsKmsKeyArn"}}},
+            "Plain": {"Type": "AWS::Logs::LogGroup", "Properties": {}},
+            "Child": {"Type": "AWS::CloudFormation::Stack",
+                      "Properties": {"Parameters": {"LogsKmsKeyArn": "arn:aws:kms:us-east-1:1:key/x"}}},
+        },
+    }
+    assert [(f.resource, f.rule) for f in check_log_group_keys("t.yaml", template)] == [
+        ("Plain", LOG_KEY_RULE), ("Child", LOG_KEY_RULE)]
+    template["Parameters"]["LogsKmsKeyArn"]["Default"] = ""  # optional: a stack could go unencrypted
+    assert "FromParent" in {f.resource for f in check_log_group_keys("t.yaml", template)}

@@ -38,3 +38,45 @@ def test_audit_findings_name_package_and_fix() -> None:
 def test_cfn_guard_binary_is_picked_by_machine() -> None:
     assert install_cfn_guard.binary_member("x86_64") == "package/bin/ubuntu/x86_64/cfn-guard"
     assert install_cfn_guard.binary_member("arm64") == "package/bin/ubuntu/aarch64/cfn-guard"
+
+
+def _wheel(tmp_path: Path, members: dict[str, bytes]) -> Path:
+    import io
+    import tarfile
+    import zipfile
+
+    payload = io.BytesIO()
+    with tarfile.open(fileobj=payload, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    wheel = tmp_path / "fake.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("cdklabs/cdk_validator_cfnguard/_jsii/x.jsii.tgz", payload.getvalue())
+    return wheel
+
+
+def test_control_tower_rules_are_extracted_with_metadata_and_license(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(install_cfn_guard, "EXPECTED_CONTROL_TOWER_RULES", 1)
+    wheel = _wheel(tmp_path, {"package/LICENSE": b"Apache-2.0",
+                              "package/rules/control-tower/cfn-guard/sqs/ct-sqs-pr-1.guard": b"rule a { }",
+                              "package/rules/control-tower/metadata/sqs/ct-sqs-pr-1.metadata.json": b"{}",
+                              "package/bin/ubuntu/x86_64/cfn-guard": b"binary"})
+    target = tmp_path / "control-tower"
+    assert install_cfn_guard.extract_control_tower_rules(wheel, target) == 1
+    assert sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()) == [
+        "LICENSE", "cfn-guard/sqs/ct-sqs-pr-1.guard", "metadata/sqs/ct-sqs-pr-1.metadata.json"]
+
+
+def test_control_tower_extraction_refuses_escaping_paths_and_a_short_catalog(tmp_path: Path) -> None:
+    import pytest
+
+    escaping = _wheel(tmp_path, {"package/rules/control-tower/../../../evil.guard": b"x"})
+    with pytest.raises(SystemExit, match="refusing archive member"):
+        install_cfn_guard.extract_control_tower_rules(escaping, tmp_path / "ct")
+    assert not (tmp_path / "evil.guard").exists()
+    short = _wheel(tmp_path, {"package/rules/control-tower/cfn-guard/sqs/ct-sqs-pr-1.guard": b"rule a { }"})
+    with pytest.raises(SystemExit, match="expected 237 Control Tower rules"):
+        install_cfn_guard.extract_control_tower_rules(short, tmp_path / "ct")
+    assert not (tmp_path / "ct").exists()
