@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 
 from inference_platform_ops.guard.gate import _clauses, _paths, _resource_from_path, gate, template_files
-from inference_platform_ops.paths import ROOT
+from inference_platform_ops.paths import RULES, TEMPLATES, TOOLS
 
 CONTROL_ID = re.compile(r"^CT\.[A-Z0-9]+\.PR\.[0-9]+$")
 EXCEPTION_FIELDS = ("control", "template", "resource", "reason", "owner", "review_by")
@@ -262,11 +262,11 @@ def compliance(guard: str, *, ct_dir: Path, rules_dir: Path, templates_dir: Path
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--guard", default=str(ROOT / ".tools/bin/cfn-guard"))
-    parser.add_argument("--control-tower", default=ROOT / ".tools/control-tower", type=Path)
-    parser.add_argument("--rules", default=ROOT / "rules", type=Path)
-    parser.add_argument("--templates", default=ROOT / "templates", type=Path)
-    parser.add_argument("--exceptions", default=ROOT / "rules/exceptions.yaml", type=Path)
+    parser.add_argument("--guard", default=str(TOOLS / "bin" / "cfn-guard"))
+    parser.add_argument("--control-tower", default=TOOLS / "control-tower", type=Path)
+    parser.add_argument("--rules", default=RULES, type=Path)
+    parser.add_argument("--templates", default=TEMPLATES, type=Path)
+    parser.add_argument("--exceptions", default=RULES / "exceptions.yaml", type=Path)
     parser.add_argument("--today", type=date.fromisoformat, default=None,
                         help="the date review_by is compared with (YYYY-MM-DD; default: today)")
     parser.add_argument("--show-pass", action="store_true", help="also list every control that applied and passed")

@@ -16,7 +16,7 @@ import pytest
 from inference_platform_ops.guard import compliance as gate
 from inference_platform_ops.guard.compliance import ExceptionsFileError, compliance, load_exceptions
 
-GUARD = str(gate.ROOT / ".tools/bin/cfn-guard")
+GUARD = str(gate.TOOLS / "bin" / "cfn-guard")
 TODAY = date(2027, 1, 15)
 
 QUEUE_RULE = textwrap.dedent("""\
