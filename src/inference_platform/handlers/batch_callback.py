@@ -1,7 +1,9 @@
 """BatchCallback Lambda, target of the "SageMaker Transform Job State Change" EventBridge rule.
 
 Completes the waiting execution of a finished transform job exactly once, with a Step Functions client
-in the token's home region. Jobs without a stored token (not started by this workflow) are ignored.
+in the token's home region, after claiming the token in that region's replica of the state table (two
+regions racing for one replicated token: one completes it, the other finds it already done).
+Jobs without a stored token (not started by this workflow) are ignored.
 A transient delivery error re-raises (EventBridge retries the event; the token was put back); a token
 that can no longer be delivered stays in the table marked UNDELIVERABLE, with a metric and a log line.
 """
@@ -33,7 +35,8 @@ def handler(event: dict, context: Any) -> dict:
     config = CallbackConfig.from_env()
     transform = parse_event(event)
     outcome = complete_from_event(
-        transform, TokenStore(table(config.state_table)), lambda region: client("stepfunctions", region), _count
+        transform, TokenStore(table(config.state_table)), lambda region: client("stepfunctions", region), _count,
+        store_in_region=lambda region: TokenStore(table(config.state_table, region)),
     )
     if outcome.action == "undeliverable":
         logger.error("task token could not be delivered; item kept in the state table", extra=asdict(outcome))

@@ -1,9 +1,14 @@
 """Batch transform: start a job for a waiting execution, and complete the execution when the job ends.
 
 ``start_transform`` stores the task token first and then creates the job, so a job that finishes at
-once still finds its token. ``complete_from_event`` delivers each token exactly once (a conditional
-claim in the state table), in the region the token belongs to, and never drops a token it could not
-deliver: the item stays, with its status, for an operator or a retried event.
+once still finds its token. ``complete_from_event`` delivers each token exactly once and never drops
+a token it could not deliver: the item stays, with its status, for an operator or a retried event.
+
+Exactly once across regions: the state table is a global table, and a conditional write is only
+conditional within one replica (replicas reconcile last-writer-wins), so two regions that each claim
+their own copy could both win. The token is therefore claimed, marked and released only in its home
+region's replica (the region of its execution, the only one where Step Functions accepts it): the
+local replica is read just to learn that region.
 """
 
 from __future__ import annotations
@@ -97,7 +102,10 @@ class CallbackOutcome:
 
 
 def complete_from_event(event: TransformEvent, store: TokenStore, sfn_for_region: Callable[[str], Any],
-                        count: Callable[[str], None]) -> CallbackOutcome:
+                        count: Callable[[str], None], *,
+                        store_in_region: Callable[[str], TokenStore] | None = None) -> CallbackOutcome:
+    """Deliver the token of ``event``'s job. ``store`` is this region's replica; ``store_in_region(region)``
+    gives the replica of another region (None: a single-region table, ``store`` is the home replica)."""
     kind = TERMINAL_STATUSES.get(event.status)
     if kind is None:
         count("TransformEventIgnored")
@@ -106,6 +114,11 @@ def complete_from_event(event: TransformEvent, store: TokenStore, sfn_for_region
     if record is None:
         count("TransformEventIgnored")
         return CallbackOutcome(event.job_name, "ignored", "no task token stored for this job (not ours)")
+    if store_in_region is not None:
+        # Claim where the token lives; a strongly consistent read there also sees a claim the local
+        # replica has not received yet.
+        store = store_in_region(record.home_region)
+        record = store.get(event.job_name) or record
     if record.status != WAITING or not store.claim(event.job_name):
         count("TokenAlreadyHandled")
         return CallbackOutcome(event.job_name, "duplicate", f"token already {record.status.lower()}")

@@ -78,7 +78,7 @@ def test_start_batch_stores_the_token_with_its_home_region_and_a_ttl(workflow):
 
 def test_replicated_token_is_completed_in_its_home_region(workflow, monkeypatch):
     """A callback running in another region (reading the replica) still completes the execution, because
-    it talks to Step Functions in the token's home region."""
+    it claims the token in the home region's replica and talks to Step Functions there."""
     execution, job_name = waiting_batch_execution(workflow, "home")
     harness.create_state_table(TABLE, "us-west-2")
     import boto3
@@ -91,7 +91,11 @@ def test_replicated_token_is_completed_in_its_home_region(workflow, monkeypatch)
 
     assert outcome["action"] == "delivered"
     assert workflow.wait(execution)["status"] == "SUCCEEDED"
-    assert token_item(job_name, "us-west-2")["status"] == "DELIVERED"
+    assert token_item(job_name)["status"] == "DELIVERED"  # claimed and marked in the home region
+    # Replication would bring DELIVERED here too; until then this copy still says WAITING, and a second
+    # event handled here must not deliver again: it reads the home replica before claiming.
+    assert token_item(job_name, "us-west-2")["status"] == "WAITING"
+    assert batch_callback.handler(transform_event(job_name), CONTEXT)["action"] == "duplicate"
 
 
 def test_token_that_cannot_be_delivered_is_kept_and_counted(workflow, monkeypatch, capsys):
@@ -214,3 +218,83 @@ def test_retried_start_batch_keeps_waiting_for_the_job_it_already_created(workfl
     limit = RejectingSageMaker("ResourceLimitExceeded", "too many transform jobs")
     with pytest.raises(ClientError, match="too many"):
         start_transform(limit, store, config, task_token="t3", execution_arn=EXEC_ARN, home_region="us-west-2")
+
+
+class _SerialisedTable:
+    """A Table whose calls run one at a time, as DynamoDB serialises the writes to one item. moto's conditional
+    update is a read and a write in Python, which two threads can interleave; the service's is atomic."""
+
+    def __init__(self, table):
+        self._table = table
+        self._lock = __import__("threading").Lock()
+
+    def __getattr__(self, name):
+        method = getattr(self._table, name)
+
+        def serialised(*args, **kwargs):
+            with self._lock:
+                return method(*args, **kwargs)
+
+        return serialised
+
+
+class _RecordingStepFunctions:
+    def __init__(self):
+        self.sent: list[tuple[str, str]] = []
+        self._lock = __import__("threading").Lock()
+
+    def client_for(self, region: str):
+        recorder = self
+
+        class _Client:
+            def send_task_success(self, taskToken, output):
+                with recorder._lock:
+                    recorder.sent.append((region, taskToken))
+
+        return _Client()
+
+
+def test_two_regions_racing_for_one_token_complete_it_exactly_once():
+    """Active-active: the transform job's state change reaches a callback in each region at once, each reading
+    its own replica of the global table (both say WAITING). Both claim in the token's home region, so one
+    completes the execution and the other answers "already done"; Step Functions hears the token once."""
+    import threading
+
+    import boto3
+
+    job_name = "ml-inference-local-raced"
+    with mock_aws():
+        tables = {}
+        for region in ("us-east-1", "us-west-2"):
+            harness.create_state_table(TABLE, region)
+            resource = boto3.session.Session(region_name=region).resource("dynamodb")
+            tables[region] = _SerialisedTable(resource.Table(TABLE))
+        TokenStore(tables["us-east-1"]).put_waiting(job_name, "the-token", "us-east-1", EXEC_ARN, 7)
+        replicated = tables["us-east-1"].get_item(Key={"pk": f"transform-job#{job_name}", "sk": "task-token"})["Item"]
+        tables["us-west-2"].put_item(Item=replicated)  # what global-table replication does
+        sfn = _RecordingStepFunctions()
+        both_read = threading.Barrier(2)
+        outcomes: dict[str, str] = {}
+
+        class _LocalReplica(TokenStore):
+            def get(self, job):  # both callbacks have read their replica before either claims
+                record = super().get(job)
+                both_read.wait(timeout=10)
+                return record
+
+        def callback(region: str) -> None:
+            outcome = complete_from_event(
+                parse_event(transform_event(job_name)), _LocalReplica(tables[region]), sfn.client_for,
+                lambda _metric: None, store_in_region=lambda home: TokenStore(tables[home]))
+            outcomes[region] = outcome.action
+
+        threads = [threading.Thread(target=callback, args=(region,)) for region in tables]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+
+        assert sorted(outcomes.values()) == ["delivered", "duplicate"]
+        assert sfn.sent == [("us-east-1", "the-token")]
+        home = TokenStore(tables["us-east-1"]).get(job_name)
+        assert home.status == "DELIVERED"
