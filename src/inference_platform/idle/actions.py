@@ -13,6 +13,7 @@ from inference_platform.idle.inventory import (
     VariantState,
     variant_resource_id,
 )
+from inference_platform.idle.schedules import Suspension
 
 FLOOR_INSTANCES = 1  # classic instance-based variants cannot go below one instance
 
@@ -37,6 +38,8 @@ class Plan:
     hourly_savings_usd: float | None = 0.0
     notes: tuple[str, ...] = ()
     skip_reason: str = ""
+    endpoint_arn: str = ""
+    suspension: Suspension | None = None  # recorded on the endpoint before its schedules are suspended
 
     def as_dict(self, *, applied: bool) -> dict:
         return {
@@ -49,6 +52,9 @@ class Plan:
                 for c in self.variant_changes
             ],
             "schedules_suspended": [t.resource_id for t in self.suspend_targets],
+            "suspension_recorded": None if self.suspension is None or not self.suspend_targets else {
+                "by": self.suspension.suspended_by, "why": self.suspension.why,
+                "at": self.suspension.suspended_at.isoformat()},
             "hourly_savings_usd": None if self.hourly_savings_usd is None else round(self.hourly_savings_usd, 4),
             "notes": list(self.notes),
         }
@@ -74,8 +80,10 @@ def plan_action(
     variants: tuple[VariantState, ...],
     targets: Mapping[str, ScalableTarget],
     price: PriceLookup,
+    may_suspend: bool = True,
 ) -> Plan:
-    """Decide the action for one idle, unprotected endpoint. No AWS calls."""
+    """Decide the action for one idle, unprotected endpoint. No AWS calls. ``may_suspend`` False (a
+    business-hours start is near) leaves scheduled scaling alone."""
     requested = settings.auto_stop_action
     instance_variants = [v for v in variants if not v.serverless]
     if not instance_variants:
@@ -92,6 +100,11 @@ def plan_action(
 
     variant_targets = [targets[t] for v in instance_variants if (t := variant_resource_id(endpoint, v.name)) in targets]
     to_suspend = tuple(t for t in variant_targets if not t.scheduled_scaling_suspended)
+    if to_suspend and not may_suspend:
+        notes.append("business hours start within the resume lead: scheduled scaling left on")
+        to_suspend = ()
+        if action is AutoStopAction.DISABLE_SCHEDULES:
+            return Plan(endpoint, None, requested, notes=tuple(notes), skip_reason=notes[-1])
     if action is AutoStopAction.DISABLE_SCHEDULES:
         if not to_suspend:
             reason = "scheduled scaling already suspended" if variant_targets else "no Application Auto Scaling target"
@@ -137,11 +150,18 @@ def _savings(variants: list[VariantState], price: PriceLookup, notes: list[str],
 def apply_plan(plan: Plan, sagemaker, autoscaling, done: list[str] | None = None) -> None:
     """Perform a plan. Schedules are suspended before capacity drops so a scheduled scale-out
     cannot race the scale-in. Raises the AWS error of the first failing call; `done` then tells
-    which steps had already been applied."""
+    which steps had already been applied. The suspension is recorded on the endpoint before any schedule
+    is suspended: a record without a suspension is cleared by the next scan, a suspension without a record
+    would never be resumed."""
     done = [] if done is None else done
     if plan.action is AutoStopAction.DELETE:
         sagemaker.delete_endpoint(EndpointName=plan.endpoint)
         return
+    if plan.suspend_targets:
+        if plan.suspension is None or not plan.endpoint_arn:
+            raise ValueError(f"{plan.endpoint}: schedules are never suspended without a recorded suspension")
+        sagemaker.add_tags(ResourceArn=plan.endpoint_arn, Tags=plan.suspension.tags())
+        done.append("recorded the suspension in the endpoint's tags")
     for target in plan.suspend_targets:
         suspended = {
             "DynamicScalingInSuspended": bool(target.suspended.get("DynamicScalingInSuspended")),

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from inference_platform.idle.schedules import BusinessHours
+from inference_platform.shared import settings as parse
 from inference_platform.shared.constants import ENVIRONMENTS
 from inference_platform.shared.settings import ConfigError, boolean, integer, one_of, required, text
 
@@ -31,6 +33,10 @@ class IdleDetectorSettings:
     protection_tag_key: str = "ProtectionLevel"
     protected_values: frozenset[str] = frozenset({"critical"})
     summary_topic_arn: str = ""
+    # Schedules suspended by the detector come back this long before business hours start (one scan interval).
+    business_hours: BusinessHours = BusinessHours()
+    resume_lead_minutes: int = 60
+    detector_name: str = "idle-detector"
 
     @property
     def is_production(self) -> bool:
@@ -64,5 +70,13 @@ class IdleDetectorSettings:
             protection_tag_key=tag_key,
             protected_values=values,
             summary_topic_arn=topic,
+            business_hours=BusinessHours(
+                timezone=parse.parse_timezone("BUSINESS_TIMEZONE", text(env, "BUSINESS_TIMEZONE", "America/New_York")),
+                days=parse.parse_business_days("BUSINESS_DAYS", text(env, "BUSINESS_DAYS", "MON-FRI")),
+                start_hour=integer(env, "BUSINESS_START_HOUR", 9, 0, 23),
+            ),
+            resume_lead_minutes=integer(env, "SCHEDULE_RESUME_LEAD_MINUTES", 60, 0, 24 * 60),
+            # Lambda sets it; it names who suspended a schedule in the endpoint's tags.
+            detector_name=text(env, "AWS_LAMBDA_FUNCTION_NAME", "idle-detector"),
         )
 

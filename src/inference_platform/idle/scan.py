@@ -17,6 +17,7 @@ from inference_platform.idle.actions import FLOOR_INSTANCES, Plan, apply_plan, d
 from inference_platform.idle.config import AutoStopAction, IdleDetectorSettings
 from inference_platform.idle.inventory import (
     AWS_ERRORS,
+    VARIANT_DIMENSION,
     Endpoint,
     InvocationCounts,
     VariantKey,
@@ -27,6 +28,7 @@ from inference_platform.idle.inventory import (
     search_in_service_endpoints,
     variant_resource_id,
 )
+from inference_platform.idle.schedules import RECORD_TAGS, Suspension, may_suspend, recorded_suspension, resume_reason
 from inference_platform.shared import pricing
 from inference_platform.shared.clients import ClientOptions, client
 
@@ -64,6 +66,7 @@ class _Summary:
         self.actions: list[dict] = []
         self.skipped: list[dict] = []
         self.errors: list[dict] = []
+        self.resumed: list[dict] = []
 
     def skip(self, endpoint: str, reason: str) -> None:
         self.skipped.append({"endpoint": endpoint, "reason": reason})
@@ -86,6 +89,7 @@ class _Summary:
             "actions": self.actions,
             "skipped": self.skipped,
             "errors": self.errors,
+            "schedules_resumed": self.resumed,
             "acted": sum(1 for a in self.actions if a["applied"]),
             "estimated_hourly_savings_usd": round(sum(savings), 4),
         }
@@ -110,6 +114,8 @@ def run_scan(clients: AwsClients, settings: IdleDetectorSettings, now: datetime)
 
     keys = [(e.name, v.name) for e in old for v in e.variants]
     counts = invocation_counts(clients.cloudwatch, keys, start, end)
+    active = {key[0] for key in keys if counts.sums.get(key, 0.0) > 0}
+    resumed = _resume_schedules(clients, settings, endpoints, active=active, now=now, summary=summary)
     idle = []
     for e in _split_active(old, keys, counts, summary):
         summary.idle.append(e.name)
@@ -126,10 +132,66 @@ def run_scan(clients: AwsClients, settings: IdleDetectorSettings, now: datetime)
     idle = _with_instance_types(clients.sagemaker, settings, idle, summary)
 
     price = _price_lookup(region)
+    lead = timedelta(minutes=settings.resume_lead_minutes)
+    suspending_allowed = may_suspend(now, settings.business_hours, lead)
     for e in idle:
-        plan = plan_action(settings, e.name, tags=e.tags, variants=e.variants, targets=targets, price=price)
+        if e.name in resumed:
+            summary.skip(e.name, "its schedules were just given back; not suspended again in the same scan")
+            continue
+        plan = plan_action(settings, e.name, tags=e.tags, variants=e.variants, targets=targets, price=price,
+                           may_suspend=suspending_allowed)
+        why = f"no invocations in {settings.idle_window_hours} h - action {settings.auto_stop_action.value}"
+        plan = replace(plan, endpoint_arn=e.arn, suspension=Suspension(e.name, settings.detector_name, now, why))
         _carry_out(plan, clients, settings, summary)
     return summary.as_dict()
+
+
+def _resume_schedules(clients: AwsClients, settings: IdleDetectorSettings, endpoints: list[Endpoint], *,
+                      active: set[str], now: datetime, summary: _Summary) -> set[str]:
+    """Give back the scheduled scaling this detector suspended (recorded in the endpoint's tags) once the
+    endpoint is active again or business hours are about to start; names of the endpoints given back."""
+    lead = timedelta(minutes=settings.resume_lead_minutes)
+    due: list[tuple[Endpoint, Suspension, str]] = []
+    for e in endpoints:
+        suspension = recorded_suspension(e.name, e.tags)
+        if suspension is None:
+            continue
+        reason = resume_reason(suspension, now=now, active=e.name in active, hours=settings.business_hours,
+                               resume_lead=lead)
+        if reason is not None:
+            due.append((e, suspension, reason))
+    if not due:
+        return set()
+    try:
+        targets = _targets_for(clients.autoscaling, [e for e, _, _ in due])
+    except AWS_ERRORS as exc:
+        for e, _, _ in due:
+            summary.error(e.name, "DescribeScalableTargets", exc)
+        return set()
+    resumed = set()
+    for e, suspension, reason in due:
+        ids = [variant_resource_id(e.name, v.name) for v in e.variants if not v.serverless]
+        held = [targets[i] for i in ids if i in targets and targets[i].scheduled_scaling_suspended]
+        entry = {"endpoint": e.name, "targets": [t.resource_id for t in held], "why": reason,
+                 "suspended_by": suspension.suspended_by, "suspended_at": suspension.suspended_at.isoformat(),
+                 "applied": not settings.dry_run}
+        if not settings.dry_run:
+            try:
+                for target in held:
+                    clients.autoscaling.register_scalable_target(
+                        ServiceNamespace="sagemaker", ResourceId=target.resource_id,
+                        ScalableDimension=VARIANT_DIMENSION,
+                        MinCapacity=target.min_capacity, MaxCapacity=target.max_capacity,
+                        SuspendedState={**{k: bool(v) for k, v in target.suspended.items()},
+                                        "ScheduledScalingSuspended": False})
+                # The record goes last: if anything above failed, the next scan tries again.
+                clients.sagemaker.delete_tags(ResourceArn=e.arn, TagKeys=list(RECORD_TAGS))
+            except AWS_ERRORS as exc:
+                summary.error(e.name, getattr(exc, "operation_name", None) or type(exc).__name__, exc)
+                continue
+        summary.resumed.append(entry)
+        resumed.add(e.name)
+    return resumed
 
 
 def _all_failed(summary: _Summary, endpoints: list[Endpoint], operation: str, exc: BaseException) -> dict:

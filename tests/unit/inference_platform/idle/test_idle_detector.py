@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import boto3
 import pytest
@@ -16,6 +17,7 @@ from inference_platform.handlers import idle_detector
 from inference_platform.idle import inventory as idle_inventory
 from inference_platform.idle.config import AutoStopAction, IdleDetectorSettings
 from inference_platform.idle.scan import AwsClients, run_scan
+from inference_platform.idle.schedules import SUSPENDED_AT_TAG, SUSPENDED_BY_TAG, SUSPENDED_WHY_TAG, Suspension
 from inference_platform.shared import pricing
 from inference_platform.shared.clients import ClientOptions
 from inference_platform_ops.bench.idle_detector import (
@@ -40,6 +42,8 @@ def search_pages_like_sagemaker():
 def settings(
     action: AutoStopAction = AutoStopAction.SCALE_DOWN, *, dry_run: bool = False, **kw
 ) -> IdleDetectorSettings:
+    # No resume lead unless a test asks: the wall clock (``now``) must not decide whether a test may suspend.
+    kw.setdefault("resume_lead_minutes", 0)
     return IdleDetectorSettings(kw.pop("environment", "dev"), action, dry_run=dry_run, **kw)
 
 
@@ -618,7 +622,8 @@ def test_partial_failure_says_what_was_already_done(aws, now, monkeypatch):
 
     error = by_endpoint(summary["errors"])["half"]
     assert error["operation"] == "UpdateEndpointWeightsAndCapacities"
-    assert "already done: suspended scheduled scaling of endpoint/half/variant/AllTraffic" in error["error"]
+    assert ("already done: recorded the suspension in the endpoint's tags; suspended scheduled scaling of "
+            "endpoint/half/variant/AllTraffic") in error["error"]
     assert counts("half") == {"AllTraffic": 3}
     assert summary["actions"] == []
 
@@ -685,3 +690,100 @@ def test_failing_search_fails_the_invocation_and_changes_nothing(aws, now, on_ca
     with pytest.raises(ClientError, match="no sagemaker:Search"):
         run_scan(aws, settings(), now)
     assert counts("one") == {"AllTraffic": 3}
+
+
+# --- suspended schedules are recorded and given back ---------------------------------------------
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def endpoint_tags(name: str) -> dict[str, str]:
+    sm = shared_clients().sagemaker
+    arn = sm.describe_endpoint(EndpointName=name)["EndpointArn"]
+    return {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=arn)["Tags"]}
+
+
+def busy_with_target(name: str) -> EndpointSpec:
+    return EndpointSpec(name, (VariantSpec("AllTraffic", instances=3, invocations=42.0, scalable_target=True),))
+
+
+def suspended_by_us(name: str, at: datetime) -> None:
+    """What an earlier scan left: scheduled scaling suspended and the record on the endpoint."""
+    arn = shared_clients().sagemaker.describe_endpoint(EndpointName=name)["EndpointArn"]
+    shared_clients().sagemaker.add_tags(ResourceArn=arn, Tags=Suspension(name, "ml-inference-dev-idle-detector", at,
+                                                                         "no invocations in 24 h").tags())
+    boto3.client("application-autoscaling", region_name=REGION).register_scalable_target(
+        ServiceNamespace="sagemaker", ResourceId=f"endpoint/{name}/variant/AllTraffic",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount", MinCapacity=1, MaxCapacity=4,
+        SuspendedState={"ScheduledScalingSuspended": True})
+
+
+def test_suspension_is_recorded_on_the_endpoint_who_when_why(aws, now):
+    seed([idle("quiet", VariantSpec("AllTraffic", instances=3, scalable_target=True))], now)
+
+    summary = run_scan(aws, settings(AutoStopAction.DISABLE_SCHEDULES, detector_name="ml-inference-dev-idle-detector"),
+                       now)
+
+    tags = endpoint_tags("quiet")
+    assert tags[SUSPENDED_BY_TAG] == "ml-inference-dev-idle-detector"
+    assert tags[SUSPENDED_AT_TAG] == now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert tags[SUSPENDED_WHY_TAG] == "no invocations in 24 h - action disable_schedules"
+    assert target("quiet")[2]["ScheduledScalingSuspended"] is True
+    assert summary["actions"][0]["suspension_recorded"]["by"] == "ml-inference-dev-idle-detector"
+
+
+def test_schedules_come_back_when_the_endpoint_is_active_again(aws, now):
+    seed([busy_with_target("woken")], now)
+    suspended_by_us("woken", now - timedelta(hours=3))
+
+    summary = run_scan(aws, settings(), now)
+
+    assert target("woken")[2]["ScheduledScalingSuspended"] is False
+    assert SUSPENDED_AT_TAG not in endpoint_tags("woken")
+    resumed = by_endpoint(summary["schedules_resumed"])["woken"]
+    assert resumed["why"] == "the endpoint is active again" and resumed["applied"] is True
+    assert resumed["suspended_by"] == "ml-inference-dev-idle-detector"
+
+
+def test_schedules_come_back_before_business_hours_and_are_not_taken_again(aws):
+    """Suspended on Friday evening; the scan at 08:10 on Monday (New York) gives them back so the 09:00
+    scale-out happens, and does not suspend them again although the endpoint is still idle."""
+    friday_evening = datetime(2026, 11, 27, 20, 0, tzinfo=NEW_YORK).astimezone(UTC)
+    monday_morning = datetime(2026, 11, 30, 8, 10, tzinfo=NEW_YORK).astimezone(UTC)
+    seed([idle("weekend", VariantSpec("AllTraffic", instances=1, scalable_target=True))], monday_morning)
+    suspended_by_us("weekend", friday_evening)
+    quiet = settings(AutoStopAction.DISABLE_SCHEDULES, resume_lead_minutes=60)
+
+    saturday = run_scan(aws, quiet, datetime(2026, 11, 28, 12, 0, tzinfo=NEW_YORK).astimezone(UTC))
+    assert saturday["schedules_resumed"] == [] and target("weekend")[2]["ScheduledScalingSuspended"] is True
+
+    summary = run_scan(aws, quiet, monday_morning)
+
+    assert target("weekend")[2]["ScheduledScalingSuspended"] is False
+    assert by_endpoint(summary["schedules_resumed"])["weekend"]["why"] == "business hours start at 2026-11-30T14:00:00Z"
+    assert summary["actions"] == []
+    assert SUSPENDED_AT_TAG not in endpoint_tags("weekend")
+
+
+def test_schedules_suspended_by_someone_else_are_left_alone(aws, now):
+    seed([busy_with_target("operator")], now)
+    boto3.client("application-autoscaling", region_name=REGION).register_scalable_target(
+        ServiceNamespace="sagemaker", ResourceId="endpoint/operator/variant/AllTraffic",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount", MinCapacity=1, MaxCapacity=4,
+        SuspendedState={"ScheduledScalingSuspended": True})
+
+    summary = run_scan(aws, settings(), now)
+
+    assert target("operator")[2]["ScheduledScalingSuspended"] is True
+    assert summary["schedules_resumed"] == []
+
+
+def test_dry_run_says_which_schedules_would_come_back_and_changes_nothing(aws, now):
+    seed([busy_with_target("woken")], now)
+    suspended_by_us("woken", now - timedelta(hours=3))
+
+    summary = run_scan(aws, settings(dry_run=True), now)
+
+    assert by_endpoint(summary["schedules_resumed"])["woken"]["applied"] is False
+    assert target("woken")[2]["ScheduledScalingSuspended"] is True
+    assert SUSPENDED_AT_TAG in endpoint_tags("woken")
