@@ -42,9 +42,9 @@ $(CT_RULES): src/inference_platform_ops/tools/install_cfn_guard.py $(VENV)/.inst
 	@$(BIN)/inference-install-cfn-guard --rules-only --rules-dest $(dir $@) --cache .tools/cache
 	@touch $@
 
-lint: install ## cfn-lint every template, ruff every Python file
-	@echo "==> lint: cfn-lint on $(words $(TEMPLATES)) templates"
-	@$(BIN)/cfn-lint $(TEMPLATES)
+lint: install ## cfn-lint every template (with I3011 deletion policies), ruff every Python file
+	@echo "==> lint: cfn-lint on $(words $(TEMPLATES)) templates (plus I3011: explicit deletion policies)"
+	@$(BIN)/cfn-lint --include-checks I3011 -- $(TEMPLATES)
 	@echo "==> lint: ruff on $(PY_DIRS)"
 	@$(BIN)/ruff check --quiet $(PY_DIRS)
 
