@@ -117,6 +117,41 @@ def _as_regional_table(resource_json: dict[str, Any]) -> dict[str, Any]:
     return {**resource_json, "Type": "AWS::DynamoDB::Table", "Properties": table}
 
 
+def _global_table_point_in_time_recovery(resource_json: dict[str, Any], resources_map: Any, region_name: str) -> None:
+    """PointInTimeRecoverySpecification of the table's own replica (moto's Table ignores it)."""
+    from moto.cloudformation.parsing import clean_json
+
+    from inference_platform_ops.emulator import cfn_resources
+
+    properties = clean_json(resource_json.get("Properties") or {}, resources_map)
+    for replica in properties.get("Replicas") or []:
+        if not isinstance(replica, dict) or replica.get("Region") not in (region_name, None):
+            continue
+        spec = replica.get("PointInTimeRecoverySpecification") or {}
+        if str(spec.get("PointInTimeRecoveryEnabled", "")).lower() == "true":
+            cfn_resources.enable_point_in_time_recovery(region_name, properties["TableName"])
+
+
+def _patch_resource_types() -> None:
+    """Resource types moto's CloudFormation skips, created through the emulator's APIs (cfn_resources)."""
+    from moto.cloudformation import parsing
+
+    from inference_platform_ops.emulator import cfn_resources
+
+    original_class, original_name = parsing.resource_class_from_type, parsing.resource_name_property_from_type
+
+    def resource_class_from_type(resource_type: str) -> Any:
+        return cfn_resources.model_for(resource_type) or original_class(resource_type)
+
+    def resource_name_property_from_type(resource_type: str) -> str | None:
+        if resource_type in cfn_resources.emulated_types():
+            return cfn_resources.name_property_for(resource_type)
+        return original_name(resource_type)
+
+    _set(parsing, "resource_class_from_type", resource_class_from_type)
+    _set(parsing, "resource_name_property_from_type", resource_name_property_from_type)
+
+
 def _patch_resource_creation() -> None:
     """Record which resource failed (innermost first) and add per-resource events."""
     from moto.cloudformation import parsing
@@ -145,6 +180,7 @@ def _patch_resource_creation() -> None:
             raise
         if resource is not None and substitute:
             resource.cf_resource_type = resource_type
+            _global_table_point_in_time_recovery(resource_json, resources_map, region_name)
             physical = str(getattr(resource, "physical_resource_id", "") or "")
             if stack is not None:
                 _resource_event(stack, logical_id, resource_type, "CREATE_COMPLETE", substitute, physical_id=physical)
@@ -233,8 +269,8 @@ def _verb(change_set: Any) -> str:
 
 
 def _patch_stack_resources() -> None:
+    from moto.cloudformation import parsing
     from moto.cloudformation.models import CloudFormationBackend
-    from moto.cloudformation.parsing import resource_class_from_type
 
     def _rows(stack: Any) -> list[Any]:
         resource_map = stack.resource_map
@@ -248,7 +284,7 @@ def _patch_stack_resources() -> None:
                 rows.append(created)
                 continue
             resource_type = resource_json.get("Type", "")
-            if stack.status.endswith("_COMPLETE") and resource_class_from_type(resource_type) is None:
+            if stack.status.endswith("_COMPLETE") and parsing.resource_class_from_type(resource_type) is None:
                 rows.append(types.SimpleNamespace(
                     logical_resource_id=logical_id, physical_resource_id=None, cf_resource_type=resource_type))
         return rows
@@ -437,6 +473,7 @@ def install() -> None:
     if _ORIGINALS:
         return
     _patch_nested_stack_outputs()
+    _patch_resource_types()
     _patch_resource_creation()
     _patch_execute_change_set()
     _patch_stack_resources()
@@ -449,6 +486,9 @@ def install() -> None:
 
 def uninstall() -> None:
     """Put moto back as it was (tests share one process with other moto users)."""
+    from inference_platform_ops.emulator import cfn_resources
+
+    cfn_resources.forget_clients()
     while _ORIGINALS:
         owner, name, original = _ORIGINALS.pop()
         if original is _MISSING:

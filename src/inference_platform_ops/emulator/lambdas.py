@@ -25,7 +25,8 @@ spells ``executionArn``; as shipped it fails every nested execution with ``State
 ``distributed_map_failure_tolerance()`` makes a distributed Map fail when its items fail (moto ignores
 the tolerated-failure threshold and reports success); ``item_reader_listing()`` makes the Map's
 ``s3:listObjectsV2`` ItemReader read every page (moto reads one, and fails on an empty prefix);
-``workflow_emulation()`` applies all four.
+``stoppable_waits()`` lets ``StopExecution`` abort a task waiting for its token; ``workflow_emulation()``
+applies all five.
 
 ``scripted_sagemaker_runtime(script)`` replaces moto's sagemaker-runtime ``InvokeEndpoint`` handler
 (which always answers ``b"body"``, has no failure injection and loses the endpoint name) with the
@@ -281,9 +282,39 @@ def item_reader_listing() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def stoppable_waits() -> Iterator[None]:
+    """``StopExecution`` aborts an execution that waits in a ``.waitForTaskToken`` task, as in AWS.
+
+    moto sets the execution's stop flag but the task keeps waiting for its token (up to its
+    TimeoutSeconds, 24 h for BatchTransform), and whatever error then ends the wait overwrites the stop:
+    the execution stayed RUNNING and later ended FAILED. Patched: a stop wakes every waiting callback
+    of that execution and wins over any error raised afterwards, so the execution ends ABORTED. (The
+    history shows the woken task as TaskTimedOut before ExecutionAborted.)
+    """
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+
+    shipped_stop, shipped_error = Environment.set_stop, Environment.set_error
+
+    def set_stop(self: Any, stop_date: Any, cause: str | None, error: str | None) -> None:
+        shipped_stop(self, stop_date, cause, error)
+        for endpoint in list(self.callback_pool_manager._pool.values()):
+            endpoint.interrupt_all()
+
+    def set_error(self: Any, error: Any) -> None:
+        if isinstance(self._program_state, ProgramStopped):
+            return  # stopped first: the execution is ABORTED, not FAILED
+        shipped_error(self, error)
+
+    with mock.patch.object(Environment, "set_stop", set_stop), mock.patch.object(Environment, "set_error", set_error):
+        yield
+
+
+@contextlib.contextmanager
 def workflow_emulation() -> Iterator[None]:
     """Everything the InferencePipeline needs from moto beyond ``execute_state_machine``."""
-    with in_process_lambdas(), nested_executions(), distributed_map_failure_tolerance(), item_reader_listing():
+    with (in_process_lambdas(), nested_executions(), distributed_map_failure_tolerance(), item_reader_listing(),
+          stoppable_waits()):
         yield
 
 

@@ -77,6 +77,10 @@ def install_patches(exit_stack: contextlib.ExitStack) -> list[str]:
         return installed  # the workflow part is absent: Lambda tasks would echo their input
     exit_stack.enter_context(emulator_lambda.workflow_emulation())
     installed.append("emulator_lambda.workflow_emulation")
+    from inference_platform_ops.emulator import local_jobs
+
+    exit_stack.enter_context(local_jobs.local_batch())
+    installed.append("local_jobs.local_batch")
     return installed
 
 
