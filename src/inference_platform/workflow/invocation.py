@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
@@ -81,6 +82,15 @@ def cross_region_invoker(cross_region_client: Any) -> EndpointInvoker:
     return invoke
 
 
+def metadata_key(key: str) -> str:
+    """``key`` as S3 object metadata can carry it: metadata is ASCII only (HTTP headers), keys are UTF-8.
+
+    Percent-encoded UTF-8 (RFC 3986; ``urllib.parse.unquote`` reverses it); keys of safe characters
+    stay as they are.
+    """
+    return quote(key, safe="/!-_.*'()")
+
+
 def output_key(input_prefix: str, output_prefix: str, key: str) -> str:
     relative = key[len(input_prefix):] if input_prefix and key.startswith(input_prefix) else key
     return f"{output_prefix}{relative}.out"
@@ -121,7 +131,7 @@ def invoke_file(s3: Any, location: str, *, input_prefix: str, output_prefix: str
     record(AttemptRecord(answer.latency_ms, True))
     out_key = output_key(input_prefix, output_prefix, key)
     s3.put_object(Bucket=location, Key=out_key, Body=answer.body, ContentType=answer.content_type or content_type,
-                  Metadata={"source-key": key, "region": answer.region, "failover": str(answer.failover).lower(),
+                  Metadata={"source-key": metadata_key(key), "region": answer.region, "failover": str(answer.failover).lower(),
                             "attempt": str(attempt)})
     return {"key": key, "output_key": out_key, "region": answer.region, "failover": answer.failover,
             "latency_ms": round(answer.latency_ms, 1), "attempt": attempt}

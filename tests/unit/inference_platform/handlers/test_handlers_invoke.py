@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import unquote
 
 import pytest
 from botocore.exceptions import ClientError
@@ -65,6 +66,21 @@ def test_success_writes_the_answer_under_the_output_prefix(env, capsys):
     records = emf_records(capsys.readouterr().out)
     assert "InvocationLatency" in metric_names(records) and "ColdStartSuspected" not in metric_names(records)
     assert records[0]["Target"] == "serverless" and records[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"]
+
+
+def test_a_non_ascii_key_keeps_the_endpoints_answer(env):
+    """S3 metadata is ASCII only: a key like in/données.json used to make the output write fail after the
+    endpoint had answered, and the whole request went to batch. The key is carried percent-encoded."""
+    key = "in/données.json"
+    aws("s3").put_object(Bucket=BUCKET, Key=key, Body=b'{"x": 2}', ContentType="application/json")
+    env.default = Outcome.ok('{"score": 0.5}')
+
+    result = invoke.handler({"key": key, "target": "provisioned", "attempt": 0}, CONTEXT)
+
+    obj = aws("s3").get_object(Bucket=BUCKET, Key="out/données.json.out")
+    assert obj["Body"].read() == b'{"score": 0.5}'
+    assert unquote(obj["Metadata"]["source-key"]) == key and obj["Metadata"]["source-key"].isascii()
+    assert result["output_key"] == "out/données.json.out"
 
 
 def test_model_not_ready_surfaces_as_the_exception_step_functions_retries(env, capsys):
