@@ -131,7 +131,7 @@ def invoke_file(s3: Any, location: str, *, input_prefix: str, output_prefix: str
     record(AttemptRecord(answer.latency_ms, True))
     out_key = output_key(input_prefix, output_prefix, key)
     s3.put_object(Bucket=location, Key=out_key, Body=answer.body, ContentType=answer.content_type or content_type,
-                  Metadata={"source-key": metadata_key(key), "region": answer.region, "failover": str(answer.failover).lower(),
-                            "attempt": str(attempt)})
+                  Metadata={"source-key": metadata_key(key), "region": answer.region,
+                            "failover": str(answer.failover).lower(), "attempt": str(attempt)})
     return {"key": key, "output_key": out_key, "region": answer.region, "failover": answer.failover,
             "latency_ms": round(answer.latency_ms, 1), "attempt": attempt}

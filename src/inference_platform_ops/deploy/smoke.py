@@ -3,8 +3,11 @@
 Checks, per region the environment deploys to (and the billing stack in us-east-1):
 * every stack, nested stacks included, is CREATE_COMPLETE or UPDATE_COMPLETE;
 * every endpoint named in the outputs is InService;
-* the InferencePipeline state machine runs a small sample request to SUCCEEDED (sample files are
-  written under the input prefix first; locally the input bucket is created in the emulator);
+* the InferencePipeline state machine runs a small sample request to SUCCEEDED twice: as routed
+  (``mode: auto``) and forced to batch transform (``mode: batch``: the transform job runs, its
+  state-change event completes the execution, its outputs are counted). Sample files are written under
+  the input prefix first and removed afterwards with every output they produced; locally the input
+  bucket is created in the emulator. An execution still running at the timeout is stopped;
 * every CloudWatch alarm the stacks declare exists (resources the emulator could not create are
   listed as SKIP, not counted as passes).
 
@@ -103,12 +106,14 @@ class Smoke:
             self.record(label, bool(found), name if found else f"{name} not found")
 
     def sample_request(self, region: str, outputs: dict[str, str], parameters: dict[str, str]) -> None:
+        """The sample files through the pipeline twice: as routed ("auto") and forced to batch transform."""
         arn = outputs.get("StateMachineArn")
         if not arn:
             self.record(f"state machine ({region})", None, "EnableWorkflow is off: no state machine deployed")
             return
         s3 = self.client("s3", region)
         location, prefix = parameters.get("InputLocation", ""), parameters.get("InputPrefix", "")
+        output_prefix = parameters.get("OutputPrefix", "")
         run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         if self.endpoint:
             _ensure_bucket(s3, location, region)
@@ -123,21 +128,35 @@ class Smoke:
                         f"cannot write sample files to {location}/{prefix} ({code}): the caller needs s3:PutObject "
                         f"and s3:DeleteObject on {prefix}smoke-*")
             return
-        sfn = self.client("stepfunctions", region)
-        name = f"smoke-{run_id}"
+        written = [f"{output_prefix}{key[len(prefix):]}.out" for key in keys]
         try:
-            execution = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps({"mode": "auto"}))
-            described = _wait_for_execution(sfn, execution["executionArn"], self.timeout)
+            for label, mode in (("sample request", "auto"), ("batch request", "batch")):
+                name = f"smoke-{run_id}" + ("-batch" if mode == "batch" else "")
+                written += self._run(region, arn, name, mode, label, location=location)
         finally:
-            _remove_samples(s3, location, keys)  # later real runs must not pick them up
-        detail = described["status"]
+            _remove_samples(s3, location, keys + written)  # later real runs must not pick them up
+
+    def _run(self, region: str, arn: str, name: str, mode: str, label: str, *, location: str) -> list[str]:
+        """One execution to its end; returns the batch outputs it wrote (to be removed with the samples)."""
+        sfn, s3 = self.client("stepfunctions", region), self.client("s3", region)
+        execution = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps({"mode": mode}))
+        described = _wait_for_execution(sfn, execution["executionArn"], self.timeout)
+        output = json.loads(described.get("output") or "{}")
+        route, batch = output.get("route") or {}, output.get("batch") or {}
+        batch_outputs = _listed(s3, location, batch.get("output_path", ""))
+        ok = described["status"] == "SUCCEEDED" and (mode != "batch" or route.get("strategy") == "batch_transform")
         if described["status"] == "SUCCEEDED":
-            route = (json.loads(described.get("output") or "{}").get("route") or {})
-            detail += f": {route.get('strategy', '?')} over {route.get('file_count', '?')} file(s)"
+            detail = f"SUCCEEDED: {route.get('strategy', '?')} over {route.get('file_count', '?')} file(s)"
+            if batch:
+                detail += f", transform job {batch.get('transform_job_name')} wrote {len(batch_outputs)} output(s)"
+        elif described["status"] == "RUNNING":
+            detail = f"still RUNNING after {self.timeout:.0f} s (stopped)"
+            sfn.stop_execution(executionArn=execution["executionArn"], error="SmokeTimeout",
+                               cause=f"make smoke gave up after {self.timeout:.0f} s")
         else:
-            detail += f": {described.get('error', '')} {described.get('cause', '')}".rstrip()
-        self.record(f"state machine sample request ({region})", described["status"] == "SUCCEEDED",
-                    f"{name} {detail}")
+            detail = f"{described['status']}: {described.get('error', '')} {described.get('cause', '')}".rstrip()
+        self.record(f"state machine {label} ({region})", ok, f"{name} {detail}")
+        return batch_outputs
 
     def table(self) -> str:
         width = max(len(c.name) for c in self.checks)
@@ -161,9 +180,20 @@ def _ensure_bucket(s3, bucket: str, region: str) -> None:
         s3.create_bucket(Bucket=bucket, **extra)
 
 
+def _listed(s3, location: str, s3_uri: str) -> list[str]:
+    """Keys under an s3://<location>/<prefix>/ output path (the batch job's outputs)."""
+    if not s3_uri.startswith(f"s3://{location}/"):
+        return []
+    prefix = s3_uri.removeprefix(f"s3://{location}/")
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=location, Prefix=prefix)
+    return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+
 def _remove_samples(s3, location: str, keys: list[str]) -> None:
     try:
-        s3.delete_objects(Bucket=location, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True})
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes 1,000 keys at most
+            s3.delete_objects(Bucket=location, Delete={"Objects": [{"Key": k} for k in keys[start:start + 1000]],
+                                                       "Quiet": True})
     except ClientError as exc:
         print(f"smoke: WARNING could not remove the sample files {keys} from {location}: "
               f"{exc.response['Error'].get('Code')}")
@@ -193,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
             print("smoke: FAIL the local emulator is not running: run `make deploy` first")
             return 1
         endpoint = state["endpoint"]
-    smoke = Smoke(endpoint, args.timeout or (60.0 if endpoint else 900.0))
+    smoke = Smoke(endpoint, args.timeout or (60.0 if endpoint else 1800.0))
     if not endpoint and smoke.session.get_credentials() is None:
         raise ConfigError(f"no AWS credentials for ENV={args.env}")
     for plan in plans:
