@@ -468,6 +468,19 @@ def _patch_yaml_get_att_list() -> None:
         _set(module, "yaml_tag_constructor", yaml_tag_constructor)
 
 
+SUBSTITUTED_TYPES = frozenset({"AWS::DynamoDB::GlobalTable"})  # created as another type (see 7. above)
+
+
+def creates(resource_type: str) -> bool:
+    """True when the emulator (moto, cfn_resources or a substitution here) creates ``resource_type``.
+
+    Only meaningful while the patches are installed.
+    """
+    from moto.cloudformation import parsing
+
+    return resource_type in SUBSTITUTED_TYPES or parsing.resource_class_from_type(resource_type) is not None
+
+
 def install() -> None:
     """Apply every patch once, for the rest of the process (safe to call again)."""
     if _ORIGINALS:
