@@ -14,13 +14,14 @@ TEMPLATES := $(sort $(wildcard templates/*.yaml))
 WORKFLOWS := $(sort $(wildcard .github/workflows/*.yml))
 PY_DIRS := src tests scripts
 
-.PHONY: help install lint guard compliance pytest workflows bandit test security ci deploy smoke \
-        emulator-stop dr-validate cost-report bench-idle bench-failover bench-deploy clean
+.PHONY: help install lint guard compliance pytest workflows bandit test security ci bootstrap deploy plan smoke \
+        destroy emulator-stop emulator-status dr-validate cost-report bench-idle bench-failover bench-deploy clean
 
 help: ## List every target with one line each (default)
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "  Variables: ENV=local|dev|staging|production (default local); CONFIRM=yes to execute a production deploy;"
-	@echo "             REPLACE_FAILED=yes to delete a stack left in ROLLBACK_COMPLETE and deploy it again"
+	@echo "  Variables: ENV=local|dev|staging|production (default local); CONFIRM=yes to execute a production deploy"
+	@echo "             or bootstrap; CONFIRM=<StackName> for destroy; REPLACE_FAILED=yes to delete a stack left in"
+	@echo "             ROLLBACK_COMPLETE and deploy it again; LOCK_WAIT=<s> to wait for another run on ENV (600)"
 
 install: $(VENV)/.installed $(GUARD) $(CT_RULES) ## Create .venv from pinned requirements, cfn-guard into .tools/bin, Control Tower rules into .tools/control-tower
 
@@ -79,14 +80,29 @@ security: install bandit ## bandit + pip-audit (fails if the audit could not run
 
 ci: test security ## Everything GitHub Actions runs on a pull request
 
+bootstrap: install ## Deploy templates/bootstrap.yaml in every region of ENV (buckets, roles; administrator credentials)
+	@$(BIN)/inference-bootstrap --env $(ENV)
+
 deploy: install ## Deploy ENV (default local: starts the emulator on 127.0.0.1)
 	@$(BIN)/inference-deploy --env $(ENV)
+
+plan: install ## Every change set ENV would get (nested included) as a table and job summary; executes nothing
+	@$(BIN)/inference-plan --env $(ENV)
+
+destroy: install ## Delete a non-production ENV's stacks (CONFIRM=<StackName>); says what is retained and why
+	@$(BIN)/inference-destroy --env $(ENV)
 
 smoke: install ## End-to-end smoke test of the ENV deployment
 	@$(BIN)/inference-smoke --env $(ENV)
 
-emulator-stop: ## Stop the local AWS emulator started by make deploy
-	@$(BIN)/inference-emulator stop
+# Both work before `make install` too: the emulator module needs only the standard library to stop or report.
+EMULATOR := $(if $(wildcard $(BIN)/inference-emulator),$(BIN)/inference-emulator,PYTHONPATH=src $(PYTHON) -m inference_platform_ops.emulator.local_aws)
+
+emulator-stop: ## Stop the local AWS emulator started by make deploy (whatever port it runs on)
+	@$(EMULATOR) stop
+
+emulator-status: ## Is the local emulator running (pid, endpoint), and does MOTO_PORT agree?
+	@$(EMULATOR) status
 
 dr-validate: install ## Check a deployment against its DR tier in both regions
 	@$(BIN)/inference-dr-validate --env $(ENV)

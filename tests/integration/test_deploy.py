@@ -19,7 +19,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from inference_platform_ops.deploy import deploy
+from inference_platform_ops.deploy import deploy, destroy, stack_ops
+from inference_platform_ops.deploy.locks import environment_lock
 from inference_platform_ops.emulator import local_aws
 from tests.helpers import DEPLOY_BROKEN, DEPLOY_TEMPLATES, free_port
 
@@ -268,8 +269,9 @@ def test_unknown_env_is_one_line_naming_the_valid_ones(endpoint, capsys):
         ("not-json", "is not valid JSON"),
         ("unknown-parameter", "TopicNmae: not a parameter of this template (did you mean 'TopicName'?)"),
         ("bad-value", "ProjectName"),
-        ("placeholder-bucket", "deploy templates/bootstrap.yaml in that region"),
         ("version-in-params", "TemplateVersion is set by the deploy"),
+        ("not-bootstrapped", "no bootstrap stack fixture-bootstrap in eu-west-1, eu-central-1: run `make bootstrap "
+                             "ENV=staging`"),
     ],
 )
 def test_bad_params_fail_in_one_line_before_anything_is_uploaded(endpoint, capsys, tmp_path, breakage, expected):
@@ -286,8 +288,11 @@ def test_bad_params_fail_in_one_line_before_anything_is_uploaded(endpoint, capsy
         edit_params(templates, "staging", ProjectName="Not_Valid")
     elif breakage == "version-in-params":
         edit_params(templates, "staging", TemplateVersion="v9")
-    else:
-        edit_params(templates, "staging", ArtifactBucket="replace-with-bootstrap-artifact-bucket")
+    else:  # no bucket named: the bootstrap stacks' outputs are needed, and there are none in these regions
+        config = json.loads(params.read_text())
+        config["Parameters"].pop("ArtifactBucket")
+        config.pop("RegionParameters", None)
+        params.write_text(json.dumps(config))
 
     code, out = run_deploy(capsys, endpoint, "staging", templates)
 
@@ -310,7 +315,7 @@ def test_missing_aws_credentials_for_a_real_environment_fail_before_any_upload(c
 
     assert code == deploy.EXIT_BAD_INPUT
     assert out.strip().startswith("deploy: error: no AWS credentials for ENV=staging")
-    assert "nothing was uploaded" in out
+    assert "nothing was done" in out and len(out.strip().splitlines()) == 1
 
 
 def test_every_region_of_the_plan_is_deployed_primary_first(endpoint, capsys):
@@ -328,3 +333,179 @@ def test_every_region_of_the_plan_is_deployed_primary_first(endpoint, capsys):
         code_key = parameters["LambdaCodeKey"]
         assert aws("s3", endpoint, region).head_object(Bucket=bucket, Key=code_key)["ContentLength"] > 0
     assert stack(endpoint, "fixture-staging-billing", "us-east-1")["StackStatus"] == "CREATE_COMPLETE"
+
+
+# --- one operation per environment, Ctrl-C, bootstrap, plan, destroy ----------------------------------------
+
+def fresh_fixture(tmp_path: Path, name: str, env: str = "staging", project: str = "fixture",
+                  drop_buckets: bool = False) -> Path:
+    """A copy of the fixture whose stacks are called ``name`` (tests sharing the emulator never collide)."""
+    templates = copy_fixture(TEMPLATES, tmp_path)
+    shutil.copy(deploy.TEMPLATES / "bootstrap.yaml", templates / "bootstrap.yaml")
+    path = templates / "params" / f"{env}.json"
+    config = json.loads(path.read_text())
+    config["StackName"] = name
+    config["Parameters"]["ProjectName"] = project
+    if drop_buckets:
+        config["Parameters"].pop("ArtifactBucket", None)
+        config.pop("RegionParameters", None)
+    path.write_text(json.dumps(config))
+    return templates
+
+
+@pytest.fixture
+def lock_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("INFERENCE_LOCK_DIR", str(tmp_path / "locks"))
+    return tmp_path / "locks"
+
+
+def test_a_second_deploy_of_the_same_env_waits_then_refuses_in_one_line(endpoint, capsys, tmp_path, lock_dir):
+    templates = fresh_fixture(tmp_path, "locked-staging")
+    with environment_lock("staging", "make deploy ENV=staging"):
+        code, out = run_deploy(capsys, endpoint, "staging", templates, "--lock-wait", "0.3")
+
+    assert code == deploy.EXIT_BUSY
+    assert out.splitlines()[-1].startswith("deploy: error: ENV=staging is busy: make deploy ENV=staging (pid ")
+    assert "nothing was done" in out
+    assert stack(endpoint, "locked-staging") is None  # nothing was planned while the other one ran
+
+
+def test_an_unexecuted_change_set_of_another_deploy_run_is_not_raced(endpoint, capsys, tmp_path, lock_dir):
+    """Another machine between planning and executing: its change set is pending on the stack."""
+    templates = fresh_fixture(tmp_path, "raced-local", env="local")
+    assert run_deploy(capsys, endpoint, "local", templates)[0] == 0
+    cfn = aws("cloudformation", endpoint)
+    body = cfn.get_template(StackName="raced-local")["TemplateBody"]
+    other = cfn.create_change_set(StackName="raced-local", ChangeSetName="deploy-20990101T000000Z-abcd",
+                                  TemplateBody=json.dumps(body) if isinstance(body, dict) else body,
+                                  Parameters=[{"ParameterKey": p["ParameterKey"], "ParameterValue": p["ParameterValue"]}
+                                              for p in stack(endpoint, "raced-local")["Parameters"]])
+    try:
+        code, out = run_deploy(capsys, endpoint, "local", templates)
+    finally:
+        cfn.delete_change_set(ChangeSetName=other["Id"])
+
+    assert code == deploy.EXIT_BUSY
+    assert "another deploy of local is under way: raced-local (eu-west-1) has the unexecuted change set " \
+           "deploy-20990101T000000Z-abcd" in out
+
+
+def test_ctrl_c_while_planning_removes_every_change_set_and_empty_stack_it_made(endpoint, capsys, tmp_path,
+                                                                               monkeypatch, lock_dir):
+    templates = fresh_fixture(tmp_path, "interrupted-staging")
+    created = []
+    shipped = stack_ops.create_change_set
+
+    def create_then_interrupt(*args, **kwargs):
+        created.append(shipped(*args, **kwargs))  # the change set (and its empty stack) exist now
+        if len(created) == 2:
+            raise KeyboardInterrupt  # Ctrl-C while the second region's change set was being read
+        return created[-1]
+
+    monkeypatch.setattr(stack_ops, "create_change_set", create_then_interrupt)
+    monkeypatch.setattr(deploy.signal, "signal", lambda *args: None)  # keep pytest's own SIGINT handler
+
+    code, out = run_deploy(capsys, endpoint, "staging", templates)
+
+    assert code == deploy.EXIT_INTERRUPTED
+    assert "Traceback" not in out
+    last = out.splitlines()[-1]
+    assert last.startswith("deploy: interrupted; removed 4 thing(s) this run created: change set deploy-")
+    assert "empty stack interrupted-staging (REVIEW_IN_PROGRESS)" in last
+    for region in ("eu-west-1", "eu-central-1"):
+        assert stack(endpoint, "interrupted-staging", region) is None
+
+
+def test_bootstrap_then_deploy_finds_buckets_and_role_in_the_bootstrap_outputs(endpoint, capsys, tmp_path,
+                                                                              monkeypatch, lock_dir):
+    """Nothing pasted: bootstrap.yaml in both regions of staging, then the deploy reads its outputs."""
+    monkeypatch.setenv("GITHUB_REPOSITORY", "example-org/example-repo")
+    templates = fresh_fixture(tmp_path, "boot-staging", project="boot", drop_buckets=True)
+
+    code = deploy.bootstrap_main(["--env", "staging", "--templates-dir", str(templates), "--endpoint-url",
+                                  endpoint, "--poll", "0.01"])
+    out = capsys.readouterr().out
+
+    assert code == 0, out
+    assert out.index("bootstrap: executing CREATE of boot-bootstrap in eu-west-1") < out.index(
+        "bootstrap: executing CREATE of boot-bootstrap in eu-central-1")
+    assert "Add     StagingDeployRole" in out and "Add     PlanRole" in out
+    params = {r: {p["ParameterKey"]: p["ParameterValue"] for p in stack(endpoint, "boot-bootstrap", r)["Parameters"]}
+              for r in ("eu-west-1", "eu-central-1")}
+    assert params["eu-west-1"]["CreateAccountResources"] == "true"  # IAM is account-wide: one region has it
+    assert params["eu-central-1"]["CreateAccountResources"] == "false"
+    assert params["eu-west-1"]["GitHubOrg"] == "example-org" and params["eu-west-1"]["GitHubRepo"] == "example-repo"
+
+    code, out = run_deploy(capsys, endpoint, "staging", templates)
+
+    assert code == 0, out
+    role = {o["OutputKey"]: o["OutputValue"] for o in stack(endpoint, "boot-bootstrap")["Outputs"]}[
+        "CloudFormationExecutionRoleArn"]
+    for region in ("eu-west-1", "eu-central-1"):
+        deployed = stack(endpoint, "boot-staging", region)
+        values = {p["ParameterKey"]: p["ParameterValue"] for p in deployed["Parameters"]}
+        assert values["ArtifactBucket"] == f"boot-artifacts-123456789012-{region}"
+        assert deployed.get("RoleARN") == role
+
+    code, out = deploy.bootstrap_main(["--env", "staging", "--templates-dir", str(templates), "--endpoint-url",
+                                       endpoint, "--poll", "0.01"]), capsys.readouterr().out
+    assert code == 0 and "bootstrap: no changes for staging" in out, out  # same code path: idempotent
+
+
+def test_plan_shows_the_change_sets_writes_the_summary_and_executes_nothing(endpoint, capsys, tmp_path,
+                                                                          monkeypatch, lock_dir):
+    templates = fresh_fixture(tmp_path, "planned-local", env="local")
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+
+    code = deploy.plan_main(["--env", "local", "--templates-dir", str(templates), "--endpoint-url", endpoint,
+                             "--no-deps", "--poll", "0.01"])
+    out = capsys.readouterr().out
+
+    assert code == 0, out
+    assert "planned-local (eu-west-1) - CREATE" in out and "Add     ChildStack" in out
+    assert "nothing was executed" in out
+    assert stack(endpoint, "planned-local") is None  # the first-time change set's empty stack is gone too
+    assert "## Plan local: " in summary.read_text() and "| Add | `ChildStack` |" in summary.read_text()
+
+    assert run_deploy(capsys, endpoint, "local", templates)[0] == 0
+    edit_params(templates, "local", TopicName="changed")
+    code = deploy.plan_main(["--env", "local", "--templates-dir", str(templates), "--endpoint-url", endpoint,
+                             "--no-deps", "--poll", "0.01"])
+    out = capsys.readouterr().out
+
+    assert code == 0 and "Modify  ChildStack" in out, out
+    cfn = aws("cloudformation", endpoint)
+    values = {p["ParameterKey"]: p["ParameterValue"] for p in stack(endpoint, "planned-local")["Parameters"]}
+    assert values["TopicName"] == "first"  # not executed
+    pending = [s for s in cfn.list_change_sets(StackName="planned-local")["Summaries"]
+               if s["StackName"] == "planned-local" and s["ExecutionStatus"] == "AVAILABLE"]
+    assert pending == []
+
+
+def test_destroy_refuses_production_and_wants_the_stack_name(endpoint, capsys, tmp_path, monkeypatch, lock_dir):
+    monkeypatch.delenv("CONFIRM", raising=False)
+    assert destroy.main(["--env", "production", "--templates-dir", str(TEMPLATES), "--endpoint-url", endpoint]) == \
+        deploy.EXIT_REFUSED
+    assert "REFUSED: production is never destroyed" in capsys.readouterr().out
+
+    templates = fresh_fixture(tmp_path, "doomed-staging")
+    assert run_deploy(capsys, endpoint, "staging", templates)[0] == 0
+    args = ["--env", "staging", "--templates-dir", str(templates), "--endpoint-url", endpoint, "--poll", "0.01"]
+
+    assert destroy.main([*args, "--confirm", "yes"]) == deploy.EXIT_REFUSED
+    out = capsys.readouterr().out
+    assert "set CONFIRM=doomed-staging" in out and "nothing was deleted" in out
+    assert stack(endpoint, "doomed-staging")["StackStatus"] == "CREATE_COMPLETE"
+
+    assert destroy.main([*args, "--confirm", "doomed-staging"]) == 0
+    out = capsys.readouterr().out
+    # Reverse order of the plan: billing, then the secondary, then the primary.
+    assert out.index("deleting doomed-staging-billing in us-east-1") < out.index(
+        "deleting doomed-staging in eu-central-1") < out.index("deleting doomed-staging in eu-west-1")
+    assert stack(endpoint, "doomed-staging") is None and stack(endpoint, "doomed-staging", "eu-central-1") is None
+    retained = [line for line in out.splitlines() if line.startswith("destroy: retained KeptQueue")]
+    assert len(retained) == 2  # one per region
+    assert "DeletionPolicy Retain: Messages outlive the stack" in retained[0]
+    queues = aws("sqs", endpoint).list_queues().get("QueueUrls", [])
+    assert any("KeptQueue" in url for url in queues)  # really still there

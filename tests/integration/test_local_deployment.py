@@ -169,12 +169,13 @@ def test_a_rolled_back_stack_fails_the_smoke_test(endpoint, capsys):
 
 
 def test_local_smoke_without_a_running_emulator_says_what_to_do(capsys, monkeypatch, tmp_path):
-    monkeypatch.setattr(local_aws, "PID_FILE", tmp_path / "emulator.pid")
+    monkeypatch.setenv("INFERENCE_EMULATOR_DIR", str(tmp_path))
 
     code, out = smoke(capsys, "--env", "local")
 
-    assert code == 1
-    assert "run `make deploy` first" in out
+    assert code == 2
+    assert out.strip() == ("smoke: error: ENV=local but the local emulator is not running: run `make deploy` first "
+                           "(or pass --endpoint-url)")
 
 
 # --- every resource of the project's templates exists locally -----------------------------------------

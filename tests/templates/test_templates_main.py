@@ -7,6 +7,7 @@ import json
 import pytest
 
 from inference_platform.shared.constants import ENVIRONMENTS
+from inference_platform_ops.deploy.deploy import pre_check_parameters
 from inference_platform_ops.deploy.dr_tiers import region_plans
 from inference_platform_ops.intrinsics import active_resources, parameter_values, resolve
 from inference_platform_ops.templates import validate_parameters
@@ -135,7 +136,7 @@ def test_values_main_passes_satisfy_the_child_constraints(stack, env):
     config = json.loads((TEMPLATES / "params" / f"{env}.json").read_text())
     child = load_template(child_file)
     for plan in region_plans(config):
-        values = parameter_values(MAIN, plan.parameters)
+        values = parameter_values(MAIN, pre_check_parameters(config, plan))
         resolved = {}
         for name, expr in NESTED[stack]["Properties"]["Parameters"].items():
             value = resolve(MAIN, expr, values, region=plan.region)

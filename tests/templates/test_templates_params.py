@@ -8,6 +8,7 @@ import pytest
 
 from inference_platform.shared.constants import ENVIRONMENTS
 from inference_platform.shared.pricing import load_prices
+from inference_platform_ops.deploy.deploy import pre_check_parameters
 from inference_platform_ops.deploy.dr_tiers import region_plans
 from inference_platform_ops.templates import validate_parameters
 from tests.helpers.template_loader import TEMPLATES, load_template
@@ -43,7 +44,8 @@ def test_parameters_satisfy_main_in_every_region_of_the_plan(env):
     plans = region_plans(config(env))
     assert [plan.role for plan in plans] == (["primary"] if config(env)["DrTier"] == 3 else ["primary", "secondary"])
     for plan in plans:
-        assert validate_parameters(MAIN, plan.parameters, region=plan.region) == [], plan.region
+        checked = pre_check_parameters(config(env), plan)
+        assert validate_parameters(MAIN, checked, region=plan.region) == [], plan.region
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -54,10 +56,13 @@ def test_each_region_pulls_its_model_image_from_its_own_region(env):
 
 
 @pytest.mark.parametrize("env", ["staging", "production"])
-def test_secondary_region_has_its_own_artifact_bucket(env):
-    """Lambda reads its code only from a bucket in its own region."""
-    primary, secondary = region_plans(config(env))
-    assert primary.parameters["ArtifactBucket"] != secondary.parameters["ArtifactBucket"]
+def test_artifact_buckets_come_from_each_regions_bootstrap_stack(env):
+    """Lambda reads its code only from a bucket in its own region: no params file names one (no placeholder to
+    paste over); the deploy reads each region's ArtifactBucketName output of its bootstrap stack."""
+    cfg = config(env)
+    assert "ArtifactBucket" not in cfg["Parameters"]
+    assert all("ArtifactBucket" not in values for values in (cfg.get("RegionParameters") or {}).values())
+    assert "replace-with" not in json.dumps(cfg)
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -91,11 +96,5 @@ def test_production_endpoints_are_protected():
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_deploy_placeholders_are_marked(env):
-    """LambdaCodeKey is overwritten by the deploy script; real accounts must name their bootstrap bucket."""
-    params = config(env)["Parameters"]
-    assert params["LambdaCodeKey"].startswith("set-by-deploy/")
-    if env == "local":
-        assert params["ArtifactBucket"] == "ml-inference-local-artifacts"  # the emulator creates it
-    else:
-        assert params["ArtifactBucket"].startswith("replace-with-")
+def test_lambda_code_key_is_marked_as_set_by_the_deploy(env):
+    assert config(env)["Parameters"]["LambdaCodeKey"].startswith("set-by-deploy/")

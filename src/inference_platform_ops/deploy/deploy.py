@@ -1,15 +1,23 @@
-"""Deploy an environment: `make deploy ENV=<env>` (default local, the emulator on 127.0.0.1).
+"""Deploy an environment: `make deploy ENV=<env>` (default local, the emulator on 127.0.0.1); `make plan` too.
 
 Order of work, so that a bad input never leaves half a deployment:
-1. check ENV, the params file, every stack's parameters against its template, and (for AWS) that
-   credentials exist -- nothing has been built or uploaded yet;
-2. build the Lambda zip once (content-addressed) and, per region, upload it and the packaged
-   nested templates to that region's artifact bucket;
-3. create one change set per stack (regional stack in every region, primary first; billing alarms
-   in us-east-1), print them, and stop there for production unless approved;
-4. execute them in order, streaming events; stop at the first failure and print its cause.
+1. check ENV, the params file, every stack's parameters against its template, and (for AWS) that the
+   credentials work -- nothing has been built or uploaded yet;
+2. take the environment's lock (a second deploy waits, then refuses), find each region's artifact bucket
+   and the CloudFormation execution role from the bootstrap stacks (`make bootstrap`; the local emulator is
+   bootstrapped on the fly), refuse if another machine's deploy has change sets pending;
+3. build the Lambda zip once (content-addressed) and, per region, upload it and the packaged nested
+   templates to that region's artifact bucket;
+4. create one change set per stack (regional stack in every region, primary first; billing alarms in
+   us-east-1), print them, and stop there for production unless approved -- or, for `make plan`, review
+   them, write the summary and delete everything the plan created;
+5. execute them in order, streaming events; stop at the first failure and print its cause.
 
-Exit codes: 0 deployed or nothing to change, 1 a deploy failed, 2 bad input, 3 production refused.
+Ctrl-C at any point: one line, and the change sets this run created are deleted (with the empty stack a
+first-time change set makes); a change set already executing is left to CloudFormation.
+
+Exit codes: 0 deployed / planned / nothing to change, 1 a deploy failed, 2 bad input, 3 production refused,
+4 the environment is busy, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -19,7 +27,9 @@ import datetime as dt
 import hashlib
 import os
 import re
+import secrets
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import replace
@@ -29,7 +39,8 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 import inference_platform
-from inference_platform_ops.deploy import packaging, stack_ops
+from inference_platform_ops.deploy import bootstrap, packaging, stack_ops
+from inference_platform_ops.deploy.aws_access import session_for
 from inference_platform_ops.deploy.config import (
     BILLING_REGION,
     PLACEHOLDER_CODE_KEY,
@@ -39,10 +50,11 @@ from inference_platform_ops.deploy.config import (
     load_config,
     parameter_errors,
 )
+from inference_platform_ops.deploy.locks import LockBusy, environment_lock
 from inference_platform_ops.emulator import local_aws
 from inference_platform_ops.paths import BUILD, REQUIREMENTS, RUNTIME_PACKAGE, TEMPLATES, TOOLS
 
-EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED = 1, 2, 3
+EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_BUSY, EXIT_INTERRUPTED = 1, 2, 3, 4, 130
 VERSION_PARAMETER = "TemplateVersion"
 _NOT_IN_VERSION = re.compile(r"[^A-Za-z0-9._+/-]")  # what main.yaml's TemplateVersion AllowedPattern accepts
 
@@ -84,16 +96,19 @@ def with_version(
 class Deployer:
     """Holds the clients for one run; ``endpoint`` set means the local emulator."""
 
-    def __init__(self, env: str, endpoint: str | None, poll: float, role_arn: str = ""):
+    def __init__(self, env: str, endpoint: str | None, poll: float, session: boto3.Session, *, role_arn: str = "",
+                 verb: str = "deploy"):
         self.env = env
         self.endpoint = endpoint
         self.poll = poll
+        self.session = session
         self.role_arn = role_arn  # CloudFormation execution role (bootstrap.yaml); deploy roles require it
+        self.verb = verb  # deploy | plan | bootstrap: names the change sets and the messages
+        # Unique per run: a change set of another run (another machine) is never mistaken for ours.
+        self.change_set_name = (f"{verb}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}")
+        self.touched: list[tuple[str, str]] = []  # (region, stack) this run created change sets on
+        self.executing: tuple[str, str] | None = None
         self._clients: dict[tuple[str, str], object] = {}
-        if endpoint:  # the emulator accepts any key; never hand it real credentials
-            self.session = boto3.Session(**local_aws.EMULATOR_KEYS)
-        else:
-            self.session = boto3.Session()
 
     def client(self, service: str, region: str):
         key = (service, region)
@@ -134,7 +149,9 @@ class Deployer:
 def build_targets(config: dict, templates: Path, version: str = "unversioned") -> tuple[list[StackTarget], list[str]]:
     """Every stack to deploy (primary first, billing last) and every parameter problem found.
 
-    ``version`` becomes the TemplateVersion parameter of every template that declares one.
+    ``version`` becomes the TemplateVersion parameter of every template that declares one. A region whose
+    ArtifactBucket is not set in the params file is checked with a stand-in of the bootstrap
+    bucket's name (the real name is read from the bootstrap stack once credentials are known).
     """
     from inference_platform_ops.deploy.dr_tiers import region_plans
 
@@ -151,11 +168,8 @@ def build_targets(config: dict, templates: Path, version: str = "unversioned") -
         params = {**plan.parameters, "LambdaCodeKey": f"{config['Environment']}/{PLACEHOLDER_CODE_KEY}"}
         where = f"{config['_path']} ({plan.role} {plan.region})"
         params, version_problems = with_version(main_template, params, version, where)
-        problems += version_problems + parameter_errors(main_template, params, plan.region, where)
-        bucket = params.get("ArtifactBucket", "")
-        if not bucket or bucket.startswith("replace-with"):
-            problems.append(f"{config['_path']}: ArtifactBucket for {plan.region} is {bucket!r}: deploy "
-                            "templates/bootstrap.yaml in that region and put its ArtifactBucketName output there")
+        checked = {**params, "ArtifactBucket": params.get("ArtifactBucket") or stand_in_bucket(config, plan.region)}
+        problems += version_problems + parameter_errors(main_template, checked, plan.region, where)
         targets.append(StackTarget(plan.role, plan.region, config["StackName"], main_path, params, tags))
     billing_template = packaging.load_template(billing_path)
     billing = billing_parameters(config, billing_template)
@@ -165,6 +179,24 @@ def build_targets(config: dict, templates: Path, version: str = "unversioned") -
         targets.append(StackTarget("billing", BILLING_REGION, f"{config['StackName']}-billing", billing_path,
                                    billing, tags))
     return targets, problems
+
+
+def pre_check_parameters(config: dict, plan) -> dict[str, str]:
+    """A region's main.yaml parameters as checked before anything exists: the Lambda code key and (unless the
+    params file names one) the artifact bucket stand in with values of the shape the deploy will pass."""
+    return {**plan.parameters, "LambdaCodeKey": f"{config['Environment']}/{PLACEHOLDER_CODE_KEY}",
+            "ArtifactBucket": plan.parameters.get("ArtifactBucket") or stand_in_bucket(config, plan.region)}
+
+
+def stand_in_bucket(config: dict, region: str) -> str:
+    """A name of the shape bootstrap.yaml gives the region's artifact bucket (account id unknown offline)."""
+    return f"{bootstrap.project_name(config)}-artifacts-000000000000-{region}"
+
+
+def raise_problems(problems: list[str]) -> None:
+    if problems:
+        extra = f" (and {len(problems) - 1} more: {'; '.join(problems[1:])})" if len(problems) > 1 else ""
+        raise ConfigError(problems[0] + extra)
 
 
 def build_lambda(env: str, skip_deps: bool) -> packaging.LambdaArtifact:
@@ -185,28 +217,39 @@ def build_lambda(env: str, skip_deps: bool) -> packaging.LambdaArtifact:
     return artifact
 
 
-def plan_target(deployer: Deployer, target: StackTarget, artifact: packaging.LambdaArtifact,
-                replace_failed: bool, change_set_name: str) -> tuple[StackTarget, stack_ops.ChangeSetPlan]:
+def template_for(deployer: Deployer, target: StackTarget, artifact: packaging.LambdaArtifact | None
+                 ) -> tuple[StackTarget, dict[str, str]]:
+    """The target with its final parameters, and {"TemplateURL"} (packaged, uploaded) or {"TemplateBody"}."""
+    if target.role == "billing" or artifact is None:
+        body = packaging.template_bytes(packaging.load_template(target.template_path))
+        if artifact is None:
+            bootstrap.check_template_size(body, target.template_path)
+        return target, {"TemplateBody": body.decode()}
+    bucket = target.parameters["ArtifactBucket"]
+    deployer.upload(bucket, target.region, artifact.key, artifact.path.read_bytes())
+    target = replace(target, parameters={**target.parameters, "LambdaCodeKey": f"{deployer.env}/{artifact.key}"})
+    packaged = packaging.package_template(
+        target.template_path, lambda key, body: deployer.upload(bucket, target.region, key, body))
+    body = packaging.template_bytes(packaged)
+    key = f"templates/{hashlib.sha256(body).hexdigest()}.json"
+    return target, {"TemplateURL": deployer.upload(bucket, target.region, key, body)}
+
+
+def plan_target(deployer: Deployer, target: StackTarget, artifact: packaging.LambdaArtifact | None,
+                replace_failed: bool) -> tuple[StackTarget, stack_ops.ChangeSetPlan]:
     cfn = deployer.client("cloudformation", target.region)
-    if target.role == "billing":
-        template = {"TemplateBody": packaging.template_bytes(packaging.load_template(target.template_path)).decode()}
-    else:
-        bucket = target.parameters["ArtifactBucket"]
-        if deployer.endpoint:
-            deployer.ensure_bucket(bucket, target.region)
-        deployer.upload(bucket, target.region, artifact.key, artifact.path.read_bytes())
-        target = replace(target, parameters={**target.parameters, "LambdaCodeKey": f"{deployer.env}/{artifact.key}"})
-        packaged = packaging.package_template(
-            target.template_path, lambda key, body: deployer.upload(bucket, target.region, key, body))
-        body = packaging.template_bytes(packaged)
-        key = f"templates/{hashlib.sha256(body).hexdigest()}.json"
-        template = {"TemplateURL": deployer.upload(bucket, target.region, key, body)}
+    target, template = template_for(deployer, target, artifact)
     status = stack_ops.stack_status(cfn, target.stack_name)
-    cs_type = stack_ops.change_set_type_for(target.stack_name, status, replace_failed, cfn, deployer.poll)
+    if deployer.verb == "plan" and status == "REVIEW_IN_PROGRESS":
+        cs_type = "CREATE"  # a plan never deletes stacks: another CREATE change set on the empty stack
+    else:
+        cs_type = stack_ops.change_set_type_for(target.stack_name, status, replace_failed, cfn, deployer.poll)
+    deployer.touched.append((target.region, target.stack_name))
     plan = stack_ops.create_change_set(
-        cfn, region=target.region, stack_name=target.stack_name, change_set_name=change_set_name,
-        change_set_type=cs_type, template=template, parameters=target.parameters,
-        tags=target.tags, role_arn=deployer.role_arn, poll=deployer.poll)
+        cfn, region=target.region, stack_name=target.stack_name, change_set_name=deployer.change_set_name,
+        change_set_type=cs_type, template=template, parameters=target.parameters, tags=target.tags,
+        role_arn="" if target.role in ("account", "bucket") else deployer.role_arn, poll=deployer.poll,
+        description=f"by inference-{deployer.verb}")
     return target, plan
 
 
@@ -218,12 +261,15 @@ def production_approved(args: argparse.Namespace) -> bool:
     return os.environ.get("CONFIRM") == "yes" or github_environment == "production"
 
 
-def write_step_summary(env: str, plans: list[stack_ops.ChangeSetPlan], outcome: str) -> None:
+def write_step_summary(title: str, plans: list[stack_ops.ChangeSetPlan], outcome: str, notes: list[str] = ()
+                       ) -> None:
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return
     with open(path, "a", encoding="utf-8") as summary:
-        summary.write(f"## Deploy {env}: {outcome}\n\n")
+        summary.write(f"## {title}: {outcome}\n\n")
+        for note in notes:
+            summary.write(f"> **{note}**\n\n")
         for plan in plans:
             summary.write(stack_ops.markdown_changes(plan) + "\n")
 
@@ -231,96 +277,230 @@ def write_step_summary(env: str, plans: list[stack_ops.ChangeSetPlan], outcome: 
 def report_stack(deployer: Deployer, target: StackTarget) -> None:
     cfn = deployer.client("cloudformation", target.region)
     rows = stack_ops.outputs(cfn, target.stack_name)
-    print(f"deploy: outputs of {target.stack_name} ({target.region}):")
+    print(f"{deployer.verb}: outputs of {target.stack_name} ({target.region}):")
     for key, value in rows or [("(none)", "")]:
         print(f"  {key:<34} {value}")
     missing = stack_ops.not_created(cfn, target.stack_name)
     if missing:
         why = "the emulator could NOT create (moto does not support them)" if deployer.endpoint else \
             "listed without a physical id (not created)"
-        print(f"deploy: {len(missing)} resource(s) {why}:")
+        print(f"{deployer.verb}: {len(missing)} resource(s) {why}:")
         for stack, logical_id, resource_type in missing:
             print(f"  {resource_type:<48} {logical_id}  (stack {stack})")
 
 
-def run(args: argparse.Namespace) -> int:
-    config = load_config(args.env, args.templates_dir / "params")
-    version = template_version(args.templates_dir)
-    targets, problems = build_targets(config, args.templates_dir, version)
-    if problems:
-        extra = f" (and {len(problems) - 1} more: {'; '.join(problems[1:])})" if len(problems) > 1 else ""
-        raise ConfigError(problems[0] + extra)
-    endpoint = args.endpoint_url
-    if args.env == "local" and not endpoint:
-        endpoint = local_aws.start(local_aws.configured_port())["endpoint"]
-        print(f"deploy: local emulator at {endpoint}")
-    deployer = Deployer(args.env, endpoint, args.poll or (0.1 if endpoint else 5.0),
-                        "" if endpoint else args.cfn_role_arn)
-    if not endpoint and deployer.session.get_credentials() is None:
-        raise ConfigError(f"no AWS credentials for ENV={args.env}: set AWS_PROFILE or AWS_ACCESS_KEY_ID/"
-                          "AWS_SECRET_ACCESS_KEY, or run in GitHub Actions with the OIDC role; nothing was uploaded")
+def resolve_bootstrap(deployer: Deployer, config: dict, targets: list[StackTarget], templates: Path,
+                      explicit_role: str) -> list[StackTarget]:
+    """Fill each regional target's ArtifactBucket (params file, else bootstrap output) and the execution role."""
+    regional = [t for t in targets if t.role != "billing"]
+    regions = [t.region for t in regional]
+    needed = [t.region for t in regional if not _bucket_override(t)]
+    local = deployer.env == "local" and deployer.endpoint
+    if local and not all(bootstrap.outputs(deployer.client("cloudformation", r), config) for r in needed):
+        print(f"{deployer.verb}: the local emulator has no bootstrap stack yet: bootstrapping it first")
+        code = run_bootstrap(deployer, config, templates / "bootstrap.yaml", regions, approved=True)
+        if code:
+            raise stack_ops.StackError("bootstrapping the local emulator failed (see above)")
+    buckets = bootstrap.artifact_buckets(config, regions, deployer.client,
+                                         {t.region: _bucket_override(t) for t in regional})
+    deployer.role_arn = explicit_role or bootstrap.execution_role(config, regions, deployer.client)
+    resolved = []
+    for target in targets:
+        if target.role == "billing":
+            resolved.append(target)
+            continue
+        resolved.append(replace(target, parameters={**target.parameters, "ArtifactBucket": buckets[target.region]}))
+        if deployer.endpoint:
+            deployer.ensure_bucket(buckets[target.region], target.region)
+    return resolved
 
-    print(f"deploy: template version {version} (the TemplateVersion output)")
-    artifact = build_lambda(args.env, args.no_deps)
-    change_set_name = "deploy-" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+
+def _bucket_override(target: StackTarget) -> str:
+    return target.parameters.get("ArtifactBucket", "")
+
+
+def run_bootstrap(deployer: Deployer, config: dict, template_path: Path, regions: list[str], approved: bool) -> int:
+    """Plan and execute the bootstrap stacks with the deploy's own machinery (the deployer's verb is kept)."""
+    verb, name = deployer.verb, deployer.change_set_name
+    deployer.verb = "bootstrap"
+    deployer.change_set_name = name.replace(f"{verb}-", "bootstrap-", 1)
+    try:
+        template = packaging.load_template(template_path)
+        version = template_version(template_path.parent)
+        targets = [replace(t, parameters=with_version(template, t.parameters, version, template_path.name)[0])
+                   for t in bootstrap.targets(config, regions, deployer.client, template_path)]
+        raise_problems([p for t in targets for p in parameter_errors(
+            template, t.parameters, t.region, f"{template_path.name} ({t.region})")])
+        return plan_and_execute(deployer, targets, None, replace_failed=False, approved=approved,
+                                title=f"Bootstrap {config['Environment']}")
+    finally:
+        deployer.verb, deployer.change_set_name = verb, name
+
+
+def plan_and_execute(deployer: Deployer, targets: list[StackTarget], artifact: packaging.LambdaArtifact | None,
+                     *, replace_failed: bool, approved: bool, title: str) -> int:
+    """Create every change set, show them, then execute (deploy, bootstrap) or review and delete them (plan)."""
     planned: list[tuple[StackTarget, stack_ops.ChangeSetPlan]] = []
     try:
         for target in targets:
-            planned.append(plan_target(deployer, target, artifact, args.replace_failed, change_set_name))
+            planned.append(plan_target(deployer, target, artifact, replace_failed))
             print(stack_ops.format_changes(planned[-1][1]) + "\n")
     except Exception:
-        discard_all(deployer, planned)  # never leave half a plan waiting in the account
+        discard_all(deployer)  # never leave half a plan waiting in the account
         raise
     plans = [p for _, p in planned]
+    if deployer.verb == "plan":
+        return finish_plan(deployer, plans, title)
     if all(p.no_changes for p in plans):
-        discard_all(deployer, planned)
-        print(f"deploy: no changes for {args.env}; nothing to do")
-        write_step_summary(args.env, plans, "no changes")
+        discard_all(deployer)
+        print(f"{deployer.verb}: no changes for {deployer.env}; nothing to do")
+        write_step_summary(title, plans, "no changes")
         return 0
-    if args.env == "production" and not production_approved(args):
-        discard_all(deployer, planned)
-        print("deploy: REFUSED production deploy: set CONFIRM=yes, or run in the 'production' GitHub environment "
-              "(approved by its required reviewers). Nothing was executed; the change sets were deleted.")
-        write_step_summary(args.env, plans, "refused (not approved)")
+    if not approved:
+        discard_all(deployer)
+        print(f"{deployer.verb}: REFUSED production {deployer.verb}: set CONFIRM=yes, or run in the 'production' "
+              "GitHub environment (approved by its required reviewers). Nothing was executed; the change sets were "
+              "deleted.")
+        write_step_summary(title, plans, "refused (not approved)")
         return EXIT_REFUSED
-    write_step_summary(args.env, plans, "executing")
-    return execute_all(deployer, planned)
+    write_step_summary(title, plans, "executing")
+    return execute_all(deployer, planned, title)
 
 
-def discard_all(deployer: Deployer, planned: list[tuple[StackTarget, stack_ops.ChangeSetPlan]]) -> None:
-    for target, plan in planned:
-        stack_ops.discard(deployer.client("cloudformation", target.region), plan, deployer.poll)
+def finish_plan(deployer: Deployer, plans: list[stack_ops.ChangeSetPlan], title: str) -> int:
+    """Review the change sets (stateful replacements flagged), write the summary, delete what the plan made."""
+    notes = review_notes(plans)
+    for note in notes:
+        print(f"plan: WARNING {note}")
+    removed = discard_all(deployer)
+    changed = sum(len(p.changes) for p in plans if not p.no_changes)
+    outcome = f"{changed} change(s) in {sum(not p.no_changes for p in plans)} stack(s)" if changed else "no changes"
+    write_step_summary(title, plans, outcome, notes)
+    print(f"plan: {outcome} for {deployer.env}; nothing was executed; deleted {len(removed)} change set(s) and "
+          "stack(s) the plan created")
+    return 0
 
 
-def execute_all(deployer: Deployer, planned: list[tuple[StackTarget, stack_ops.ChangeSetPlan]]) -> int:
+def review_notes(plans: list[stack_ops.ChangeSetPlan]) -> list[str]:
+    """One line per replacement the change sets announce."""
+    return [f"{p.stack_name} ({p.region}): {c.logical_id} ({c.resource_type}) will be REPLACED"
+            + (" if a changed value requires it" if c.replacement == "Conditional" else "")
+            for p in plans for c in p.changes if c.replacement in ("True", "Conditional")]
+
+
+def discard_all(deployer: Deployer) -> list[str]:
+    """Delete every change set this run created (by name) and the empty stacks of first-time change sets."""
+    removed: list[str] = []
+    for region, stack_name in dict.fromkeys(deployer.touched):
+        if (region, stack_name) == deployer.executing:
+            continue
+        removed += stack_ops.discard_run(deployer.client("cloudformation", region), stack_name,
+                                         deployer.change_set_name, deployer.poll)
+    deployer.touched = [t for t in deployer.touched if t == deployer.executing]
+    return removed
+
+
+def execute_all(deployer: Deployer, planned: list[tuple[StackTarget, stack_ops.ChangeSetPlan]], title: str) -> int:
     """Execute the change sets in order; stop at the first failure and say why."""
-    for index, (target, plan) in enumerate(planned):
+    for target, plan in planned:
         cfn = deployer.client("cloudformation", target.region)
         if plan.no_changes:
             stack_ops.discard(cfn, plan, deployer.poll)
             continue
-        print(f"deploy: executing {plan.change_set_type} of {target.stack_name} in {target.region}")
+        print(f"{deployer.verb}: executing {plan.change_set_type} of {target.stack_name} in {target.region}")
+        deployer.executing = (target.region, target.stack_name)
         status = stack_ops.execute(cfn, plan, deployer.poll)
+        deployer.touched = [t for t in deployer.touched if t != deployer.executing]
+        deployer.executing = None
         if status not in stack_ops.SUCCESS:
             failure = stack_ops.first_failure(cfn, plan.stack_id)
             cause = f"{failure[0]} ({failure[1]}): {failure[2]}" if failure else "no failed resource reported"
-            print(f"deploy: FAILED {target.stack_name} ({target.region}) ended {status}; first failure: {cause}")
-            write_step_summary(deployer.env, [], f"FAILED: {target.stack_name} ({target.region}) {status}: {cause}")
-            discard_all(deployer, planned[index + 1:])
+            print(f"{deployer.verb}: FAILED {target.stack_name} ({target.region}) ended {status}; first failure: "
+                  f"{cause}")
+            write_step_summary(title, [], f"FAILED: {target.stack_name} ({target.region}) {status}: {cause}")
+            discard_all(deployer)
             if status in stack_ops.NEEDS_DELETE:
-                print(f"deploy: {target.stack_name} must be deleted before the next deploy: re-run with "
+                print(f"{deployer.verb}: {target.stack_name} must be deleted before the next deploy: re-run with "
                       "--replace-failed (or REPLACE_FAILED=yes)")
             return EXIT_FAILED
-        if deployer.env == "production":
+        if deployer.env == "production" and target.role not in ("account", "bucket"):
             cfn.update_termination_protection(StackName=target.stack_name, EnableTerminationProtection=True)
-            print(f"deploy: termination protection on for {target.stack_name}")
+            print(f"{deployer.verb}: termination protection on for {target.stack_name}")
         report_stack(deployer, target)
-    print(f"deploy: {deployer.env} deployed")
+    print(f"{deployer.verb}: {deployer.env} {'bootstrapped' if deployer.verb == 'bootstrap' else 'deployed'}")
     return 0
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Deploy an environment (see docs/deploy.md).")
+def interrupted(deployer: Deployer | None) -> int:
+    """Ctrl-C: clean up what this run created, say so in one line, exit 130."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+    verb = deployer.verb if deployer else "deploy"
+    if deployer is None:
+        print(f"{verb}: interrupted; nothing had been created")
+        return EXIT_INTERRUPTED
+    try:
+        removed = discard_all(deployer)
+    except (ClientError, BotoCoreError, stack_ops.StackError) as exc:
+        print(f"{verb}: interrupted; cleaning up failed ({exc}): delete change sets named "
+              f"{deployer.change_set_name} by hand")
+        return EXIT_INTERRUPTED
+    running = ""
+    if deployer.executing:
+        running = (f"; {deployer.executing[1]} ({deployer.executing[0]}) was executing and CloudFormation finishes "
+                   "(or rolls back) on its own")
+    print(f"{verb}: interrupted; removed {len(removed)} thing(s) this run created"
+          f"{': ' + ', '.join(removed) if removed else ''}{running}")
+    return EXIT_INTERRUPTED
+
+
+def prepare(args: argparse.Namespace, verb: str) -> tuple[dict, list[StackTarget], str | None, boto3.Session]:
+    """Everything checked before the lock: params, parameters, where to send calls, working credentials."""
+    config = load_config(args.env, args.templates_dir / "params")
+    args.version = template_version(args.templates_dir)
+    targets, problems = build_targets(config, args.templates_dir, args.version)
+    raise_problems(problems)
+    endpoint = args.endpoint_url
+    if args.env == "local" and not endpoint:
+        try:
+            endpoint = local_aws.start(local_aws.configured_port())["endpoint"]
+        except local_aws.EmulatorError as exc:
+            raise ConfigError(str(exc)) from None
+        print(f"{verb}: local emulator at {endpoint}")
+    return config, targets, endpoint, session_for(args.env, endpoint, targets[0].region)
+
+
+def run(args: argparse.Namespace, verb: str = "deploy") -> int:
+    config, targets, endpoint, session = prepare(args, verb)
+    deployer = Deployer(args.env, endpoint, args.poll or (0.1 if endpoint else 5.0), session, verb=verb)
+    with environment_lock(args.env, f"make {verb} ENV={args.env}", wait_s=args.lock_wait,
+                          say=lambda message: print(f"{verb}: {message}", flush=True)):
+        try:
+            targets = resolve_bootstrap(deployer, config, targets, args.templates_dir, args.cfn_role_arn)
+            if verb == "deploy":
+                refuse_pending_deploys(deployer, targets)
+            print(f"{verb}: template version {args.version} (the TemplateVersion output)")
+            artifact = build_lambda(args.env, args.no_deps)
+            approved = args.env != "production" or verb == "plan" or production_approved(args)
+            return plan_and_execute(deployer, targets, artifact, replace_failed=args.replace_failed,
+                                    approved=approved, title=f"{verb.capitalize()} {args.env}")
+        except KeyboardInterrupt:
+            return interrupted(deployer)
+
+
+def refuse_pending_deploys(deployer: Deployer, targets: list[StackTarget]) -> None:
+    """Another machine's deploy between planning and executing: refuse rather than race its change sets."""
+    for target in targets:
+        pending = stack_ops.pending_deploys(deployer.client("cloudformation", target.region), target.stack_name,
+                                            deployer.change_set_name)
+        if pending:
+            raise LockBusy(f"another deploy of {deployer.env} is under way: {target.stack_name} ({target.region}) has "
+                           f"the unexecuted change set {pending[0]}; wait for it, or delete that change set if its run "
+                           "died; nothing was done")
+
+
+def parse_args(argv: list[str] | None, description: str = "Deploy an environment (see docs/deploy.md).",
+               ) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--env", default=os.environ.get("ENV", "local"))
     parser.add_argument("--github-environment", default=None,
                         help="the GitHub Actions environment this job runs in (production counts as approval)")
@@ -328,33 +508,79 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         default=os.environ.get("REPLACE_FAILED") == "yes",
                         help="delete a stack left in ROLLBACK_COMPLETE by a failed first deploy, then deploy")
     parser.add_argument("--cfn-role-arn", default=os.environ.get("CFN_EXECUTION_ROLE_ARN", ""),
-                        help="CloudFormation execution role for the change sets (bootstrap.yaml's "
-                             "CloudFormationExecutionRoleArn; default $CFN_EXECUTION_ROLE_ARN)")
+                        help="CloudFormation execution role for the change sets (default $CFN_EXECUTION_ROLE_ARN, "
+                             "else the bootstrap stack's CloudFormationExecutionRoleArn)")
     parser.add_argument("--no-deps", action="store_true",
                         help="package the Lambda zip without runtime dependencies (tests; never for AWS)")
     parser.add_argument("--endpoint-url", default=None, help="use this emulator endpoint instead of starting one")
     parser.add_argument("--templates-dir", type=Path, default=TEMPLATES,
-                        help="directory with main.yaml, billing-alarms.yaml and params/<env>.json")
+                        help="directory with main.yaml, billing-alarms.yaml, bootstrap.yaml and params/<env>.json")
     parser.add_argument("--poll", type=float, default=None, help="seconds between status polls")
+    parser.add_argument("--lock-wait", type=float, default=float(os.environ.get("LOCK_WAIT", "600")),
+                        help="seconds to wait for another operation on the same ENV (default 600)")
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.no_deps and args.env != "local" and not args.endpoint_url:
-        print("deploy: error: --no-deps is only for the local emulator; AWS Lambdas need their dependencies")
-        return EXIT_BAD_INPUT
+def guarded(verb: str, call) -> int:
+    """Run ``call()`` turning every expected failure into one line and its exit code."""
     try:
-        return run(args)
+        return call()
+    except LockBusy as exc:
+        print(f"{verb}: error: {exc}")
+        return EXIT_BUSY
     except (ConfigError, packaging.PackagingError) as exc:
-        print(f"deploy: error: {exc}")
+        print(f"{verb}: error: {exc}")
         return EXIT_BAD_INPUT
     except stack_ops.StackError as exc:
-        print(f"deploy: FAILED {exc}")
+        print(f"{verb}: FAILED {exc}")
         return EXIT_FAILED
     except (ClientError, BotoCoreError) as exc:
-        print(f"deploy: FAILED AWS call: {exc}")
+        print(f"{verb}: FAILED AWS call: {exc}")
         return EXIT_FAILED
+    except KeyboardInterrupt:  # before anything was created (checks, emulator start, lock wait)
+        return interrupted(None)
+
+
+def main(argv: list[str] | None = None, verb: str = "deploy") -> int:
+    args = parse_args(argv)
+    if args.no_deps and args.env != "local" and not args.endpoint_url:
+        print(f"{verb}: error: --no-deps is only for the local emulator; AWS Lambdas need their dependencies")
+        return EXIT_BAD_INPUT
+    return guarded(verb, lambda: run(args, verb))
+
+
+def plan_main(argv: list[str] | None = None) -> int:
+    """`make plan ENV=<env>`: every change set (nested included), reviewed and deleted; nothing executed."""
+    return main(argv, verb="plan")
+
+
+def bootstrap_main(argv: list[str] | None = None) -> int:
+    """`make bootstrap ENV=<env>`: templates/bootstrap.yaml in every region of the env (see deploy.bootstrap)."""
+    args = parse_args(argv, "Deploy templates/bootstrap.yaml in every region of an environment.")
+    return guarded("bootstrap", lambda: run_bootstrap_command(args))
+
+
+def run_bootstrap_command(args: argparse.Namespace) -> int:
+    config, targets, endpoint, session = prepare(args, "bootstrap")
+    regions = [t.region for t in targets if t.role != "billing"]
+    deployer = Deployer(args.env, endpoint, args.poll or (0.1 if endpoint else 5.0), session, verb="bootstrap")
+    approved = args.env != "production" or production_approved(args)
+    with environment_lock(args.env, f"make bootstrap ENV={args.env}", wait_s=args.lock_wait,
+                          say=lambda message: print(f"bootstrap: {message}", flush=True)):
+        try:
+            code = run_bootstrap(deployer, config, args.templates_dir / "bootstrap.yaml", regions, approved)
+        except KeyboardInterrupt:
+            return interrupted(deployer)
+    if code == 0:
+        found = {}
+        for region in regions:
+            found.update(bootstrap.outputs(deployer.client("cloudformation", region), config) or {})
+        variables = {"AWS_DEPLOY_ROLE_ARN": found.get(f"{args.env.capitalize()}DeployRoleArn", "?"),
+                     "AWS_PLAN_ROLE_ARN (repository variable)": found.get("PlanRoleArn", "?"),
+                     "AWS_REGION": regions[0]}
+        print(f"bootstrap: `make deploy ENV={args.env}` now finds the artifact buckets and the execution role by "
+              "itself; for GitHub Actions set: " + ", ".join(f"{k}={v}" for k, v in variables.items()))
+    return code
 
 
 if __name__ == "__main__":

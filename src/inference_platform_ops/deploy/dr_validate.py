@@ -230,11 +230,7 @@ def format_table(checks: Iterable[Check]) -> str:
                      for row in rows)
 
 
-def _client_factory(endpoint_url: str | None) -> ClientFor:
-    if endpoint_url:  # an emulator accepts any key; never hand it real credentials
-        session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106  # nosec B106
-    else:
-        session = boto3.Session()
+def _client_factory(session: boto3.Session, endpoint_url: str | None) -> ClientFor:
     cache: dict[tuple[str, str], Any] = {}
 
     def client_for(service: str, region: str) -> Any:
@@ -252,30 +248,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--templates-dir", type=Path, default=TEMPLATES)
     args = parser.parse_args(argv)
 
+    from inference_platform_ops.deploy.aws_access import endpoint_for, session_for
     from inference_platform_ops.deploy.config import ConfigError, load_config
 
     try:
         config = load_config(args.env, args.templates_dir / "params")
         tier = dr_tier(config)
-        region_plans(config)
+        plans = region_plans(config)
+        endpoint = endpoint_for(args.env, args.endpoint_url, "dr-validate")
+        session = session_for(args.env, endpoint, plans[0].region)
     except (ConfigError, ValueError) as exc:
         print(f"dr-validate: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    endpoint = args.endpoint_url
-    if args.env == "local" and not endpoint:
-        from inference_platform_ops.emulator import local_aws
-
-        state = local_aws.running_state()
-        if state is None:
-            print("dr-validate: ENV=local but the emulator is not running: run `make deploy` first "
-                  "(or pass --endpoint-url)", file=sys.stderr)
-            return EXIT_BAD_INPUT
-        endpoint = state["endpoint"]
 
     description = TIER_DESCRIPTIONS[tier]
     print(f"dr-validate: {args.env} is DR tier {tier} ({description.name}); "
           f"targets {config.get('DrTargets', {})}")
-    checks = validate(config, _client_factory(endpoint))
+    checks = validate(config, _client_factory(session, endpoint))
     print(format_table(checks))
     failed = [c for c in checks if not c.passed]
     if endpoint and any(c.name.startswith("state table") and "ResourceNotFound" in c.detail for c in failed):

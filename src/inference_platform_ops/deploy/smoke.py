@@ -29,8 +29,8 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from inference_platform_ops.deploy import stack_ops
+from inference_platform_ops.deploy.aws_access import endpoint_for, session_for
 from inference_platform_ops.deploy.config import BILLING_REGION, ConfigError, load_config
-from inference_platform_ops.emulator import local_aws
 from inference_platform_ops.paths import TEMPLATES
 
 SAMPLE_FILES = 3
@@ -44,15 +44,12 @@ class Check:
 
 
 class Smoke:
-    def __init__(self, endpoint: str | None, timeout: float):
+    def __init__(self, session: boto3.Session, endpoint: str | None, timeout: float):
+        self.session = session
         self.endpoint = endpoint
         self.timeout = timeout
         self.checks: list[Check] = []
         self._clients: dict[tuple[str, str], object] = {}
-        if endpoint:
-            self.session = boto3.Session(**local_aws.EMULATOR_KEYS)
-        else:
-            self.session = boto3.Session()
 
     def client(self, service: str, region: str):
         key = (service, region)
@@ -216,16 +213,9 @@ def run(args: argparse.Namespace) -> int:
         plans = region_plans(config)
     except ValueError as exc:
         raise ConfigError(f"params file {config['_path']}: {exc}") from exc
-    endpoint = args.endpoint_url
-    if args.env == "local" and not endpoint:
-        state = local_aws.running_state()
-        if not state:
-            print("smoke: FAIL the local emulator is not running: run `make deploy` first")
-            return 1
-        endpoint = state["endpoint"]
-    smoke = Smoke(endpoint, args.timeout or (60.0 if endpoint else 1800.0))
-    if not endpoint and smoke.session.get_credentials() is None:
-        raise ConfigError(f"no AWS credentials for ENV={args.env}")
+    endpoint = endpoint_for(args.env, args.endpoint_url, "smoke")
+    smoke = Smoke(session_for(args.env, endpoint, plans[0].region), endpoint,
+                  args.timeout or (60.0 if endpoint else 1800.0))
     for plan in plans:
         if not smoke.stacks_complete(plan.region, config["StackName"]):
             continue

@@ -6,6 +6,7 @@ client and a ``poll`` interval (seconds); nothing here knows which one it talks 
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -114,7 +115,8 @@ def list_changes(cfn, change_set_id: str, prefix: str = "", depth: int = 0) -> t
 
 def create_change_set(cfn, *, region: str, stack_name: str, change_set_name: str, change_set_type: str,
                       template: dict[str, str], parameters: dict[str, str], tags: dict[str, str],
-                      poll: float, role_arn: str = "", timeout: float = 900) -> ChangeSetPlan:
+                      poll: float, role_arn: str = "", timeout: float = 900,
+                      description: str = "by inference-deploy") -> ChangeSetPlan:
     """Create a change set and wait until it is ready (or known to contain no changes).
 
     ``template`` is {"TemplateURL": ...} or {"TemplateBody": ...}.
@@ -125,7 +127,7 @@ def create_change_set(cfn, *, region: str, stack_name: str, change_set_name: str
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
             Capabilities=CAPABILITIES, IncludeNestedStacks=True,
             Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
-            Description=f"{change_set_type} by inference-deploy", **template,
+            Description=f"{change_set_type} {description}", **template,
             **({"RoleARN": role_arn} if role_arn else {}),
         )
     except ClientError as exc:
@@ -160,6 +162,59 @@ def discard(cfn, plan: ChangeSetPlan, poll: float) -> None:
         delete_stack(cfn, plan.stack_id, poll)
 
 
+def _change_sets(cfn, stack_name: str) -> list[dict]:
+    summaries, kwargs = [], {"StackName": stack_name}
+    while True:
+        page = cfn.list_change_sets(**kwargs)
+        # (The emulator lists every stack's change sets; AWS only the named stack's.)
+        summaries += [s for s in page.get("Summaries", []) if stack_name in (s.get("StackName"), s.get("StackId"))]
+        if not page.get("NextToken"):
+            return summaries
+        kwargs["NextToken"] = page["NextToken"]
+
+
+def pending_deploys(cfn, stack_name: str, own_name: str, prefix: str = "deploy-",
+                    max_age: dt.timedelta = dt.timedelta(hours=2)) -> list[str]:
+    """Unexecuted change sets of ANOTHER deploy run on this stack, younger than ``max_age`` (a run elsewhere is
+    between planning and executing); older ones are leftovers of a run that died and do not block."""
+    if stack_status(cfn, stack_name) is None:
+        return []
+    now, found = dt.datetime.now(dt.UTC), []
+    for summary in _change_sets(cfn, stack_name):
+        name, created = summary.get("ChangeSetName", ""), summary.get("CreationTime")
+        if not name.startswith(prefix) or name == own_name or summary.get("ExecutionStatus") != "AVAILABLE":
+            continue
+        if created and now - created > max_age:
+            continue
+        found.append(f"{name} (created {created:%Y-%m-%d %H:%M:%S} UTC)" if created else name)
+    return found
+
+
+def discard_run(cfn, stack_name: str, change_set_name: str, poll: float) -> list[str]:
+    """Delete this run's change sets on ``stack_name``, and the stack too when it is an empty
+    REVIEW_IN_PROGRESS stack with nothing else pending; return what was removed (for the one-line report).
+
+    Works by name, so a change set whose creation was interrupted before its id came back is found too.
+    A caller that may not delete stacks (the plan role) keeps the empty stack; it is said so.
+    """
+    status = stack_status(cfn, stack_name)
+    if status is None:
+        return []
+    removed = []
+    for summary in _change_sets(cfn, stack_name):
+        if summary.get("ChangeSetName") == change_set_name and summary.get("ExecutionStatus") != "EXECUTE_COMPLETE":
+            cfn.delete_change_set(ChangeSetName=summary["ChangeSetId"])
+            removed.append(f"change set {change_set_name} of {stack_name}")
+    if status == "REVIEW_IN_PROGRESS" and not _change_sets(cfn, stack_name):
+        try:
+            delete_stack(cfn, stack_name, poll)
+            removed.append(f"empty stack {stack_name} (REVIEW_IN_PROGRESS)")
+        except ClientError as exc:
+            removed.append(f"NOT the empty stack {stack_name} ({exc.response['Error'].get('Code')}); the next "
+                           "deploy replaces it")
+    return removed
+
+
 def format_changes(plan: ChangeSetPlan) -> str:
     title = f"{plan.stack_name} ({plan.region}) - {plan.change_set_type}"
     if plan.no_changes:
@@ -190,25 +245,80 @@ def execute(cfn, plan: ChangeSetPlan, poll: float, echo: Callable[[str], None] =
     seen = _event_ids(cfn, plan.stack_id)
     cfn.execute_change_set(ChangeSetName=plan.change_set_id)
     total = max(sum("/" not in c.logical_id for c in plan.changes), 1)  # events stream the root stack only
+    return follow(cfn, plan.stack_id, plan.stack_name, label=f"{plan.stack_name} ({plan.region})", seen=seen,
+                  total=total, poll=poll, echo=echo, timeout=timeout)
+
+
+def follow(cfn, stack_id: str, stack_name: str, *, label: str, seen: set[str], total: int, poll: float,
+           echo: Callable[[str], None], timeout: float) -> str:
+    """Print the stack's new events with a progress counter until it settles; return its final status."""
     done: set[str] = set()
     deadline = time.monotonic() + timeout
     while True:
-        status = stack_status(cfn, plan.stack_id) or "DELETE_COMPLETE"
-        events = cfn.describe_stack_events(StackName=plan.stack_id).get("StackEvents", [])
+        status = stack_status(cfn, stack_id) or "DELETE_COMPLETE"
+        events = cfn.describe_stack_events(StackName=stack_id).get("StackEvents", [])
         for event in reversed(events):  # the API lists newest first
             if event["EventId"] in seen:
                 continue
             seen.add(event["EventId"])
-            if event["ResourceStatus"].endswith("_COMPLETE") and event["LogicalResourceId"] != plan.stack_name:
+            if event["ResourceStatus"].endswith("_COMPLETE") and event["LogicalResourceId"] != stack_name:
                 done.add(event["LogicalResourceId"])
             reason = f"  {event['ResourceStatusReason']}" if event.get("ResourceStatusReason") else ""
             echo(f"  [{min(len(done), total):>3}/{total}] {event['Timestamp']:%H:%M:%S} "
                  f"{event['ResourceStatus']:<28} {event['ResourceType']:<40} {event['LogicalResourceId']}{reason}")
-        if status in SUCCESS or status in FAILURE:
+        if status in SUCCESS or status in FAILURE or status == "DELETE_COMPLETE":
             return status
         if time.monotonic() > deadline:
-            raise StackError(f"{plan.stack_name} ({plan.region}): still {status} after {timeout:.0f}s")
+            raise StackError(f"{label}: still {status} after {timeout:.0f}s")
         time.sleep(poll)
+
+
+def delete_and_follow(cfn, stack_name: str, label: str, poll: float, *, echo: Callable[[str], None] = print,
+                      timeout: float = 7200) -> str:
+    """Delete the stack, streaming its events; DELETE_COMPLETE or DELETE_FAILED (see first_failure)."""
+    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    stack_id = stack["StackId"]  # by id: a deleted stack is no longer found by name
+    seen = _event_ids(cfn, stack_id)
+    total = max(len(cfn.describe_stack_resources(StackName=stack_id).get("StackResources", [])), 1)
+    cfn.delete_stack(StackName=stack_id)
+    return follow(cfn, stack_id, stack_name, label=label, seen=seen, total=total, poll=poll, echo=echo,
+                  timeout=timeout)
+
+
+@dataclass(frozen=True)
+class Retained:
+    stack: str
+    logical_id: str
+    resource_type: str
+    physical_id: str
+    reason: str
+
+
+def retained_resources(cfn, stack_name: str, depth: int = 0) -> list[Retained]:
+    """Resources that deleting the stack leaves behind on purpose (DeletionPolicy Retain/Snapshot), nested
+    stacks included, each with the template's stated reason (its Metadata.Reason) when there is one."""
+    import json
+
+    body = cfn.get_template(StackName=stack_name).get("TemplateBody") or {}
+    template = json.loads(body) if isinstance(body, str) and body.lstrip().startswith("{") else body
+    if isinstance(template, str):  # a YAML body: read it with the short-form tags, as the deploy does
+        from cfnlint.decode import cfn_yaml
+
+        template = cfn_yaml.loads(template)
+    resources = template.get("Resources") or {}
+    kept = []
+    for row in cfn.describe_stack_resources(StackName=stack_name).get("StackResources", []):
+        logical, physical = row.get("LogicalResourceId", "?"), row.get("PhysicalResourceId") or ""
+        declared = resources.get(logical) or {}
+        policy = declared.get("DeletionPolicy", "Delete")
+        if row.get("ResourceType") == "AWS::CloudFormation::Stack" and physical and depth < 5:
+            kept += retained_resources(cfn, physical, depth + 1)
+        elif physical and policy in ("Retain", "RetainExceptOnCreate", "Snapshot"):
+            why = " ".join(str((declared.get("Metadata") or {}).get("Reason", "")).split())
+            what = "a final snapshot is kept" if policy == "Snapshot" else f"DeletionPolicy {policy}"
+            kept.append(Retained(stack_name, logical, row.get("ResourceType", "?"), physical,
+                                 f"{what}{': ' + why if why else ''}"))
+    return kept
 
 
 def first_failure(cfn, stack_name: str, depth: int = 0) -> tuple[str, str, str] | None:

@@ -35,6 +35,11 @@ script lie or crash (measured; the list is also in docs/deploy.md):
 10. The list form ``!GetAtt [Resource, Arn]`` reaches moto as YAML nodes, not strings ("references
    undefined resource ScalarNode(...)"). The templates use that form (Control Tower's rules resolve
    local references only in it), so the YAML constructor is patched to build the two strings.
+11. Resource types moto's CloudFormation skips (scaling, backup, alarms, permissions, policies, OIDC
+   provider ...) are created through the emulator's own APIs: ``inference_platform_ops.emulator.cfn_resources``.
+   The emulated GlobalTable gets its replica's point-in-time recovery.
+12. S3 bucket policies are evaluated without request context, so bootstrap.yaml's TLS-only Deny
+   (``aws:SecureTransport: false``) refused every request; the loopback emulator now counts as TLS.
 
 Also adds per-resource ``*_IN_PROGRESS``/``*_COMPLETE`` events (moto only records stack-level ones)
 so event streaming shows progress locally.
@@ -481,6 +486,48 @@ def creates(resource_type: str) -> bool:
     return resource_type in SUBSTITUTED_TYPES or parsing.resource_class_from_type(resource_type) is not None
 
 
+def _patch_bucket_policy_transport() -> None:
+    """S3 bucket policies: the emulator's loopback HTTP counts as TLS (``aws:SecureTransport`` true).
+
+    moto evaluates a bucket policy without any request context and treats every condition operator but
+    StringEquals as matching, so a Deny conditioned on ``Bool aws:SecureTransport: false`` (bootstrap.yaml's
+    TLS-only policy) denied every request; on AWS it denies only plain HTTP. And a statement whose condition
+    does not hold answers DENIED instead of not applying. Patched: ``Bool`` is evaluated, a statement whose
+    condition does not hold is skipped, and requests to the emulator (127.0.0.1 only) count as TLS.
+    """
+    import json
+
+    from moto.iam import policy_conditions
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def bool_operation(expected: Any, actual: str) -> bool:
+        wanted = expected if isinstance(expected, list) else [expected]
+        return str(actual).lower() in [str(value).lower() for value in wanted]
+
+    # moto knows only StringEquals and treats any other operator as matching: add Bool.
+    _set(policy_conditions, "CONDITION_OPERATIONS", {**policy_conditions.CONDITION_OPERATIONS, "Bool": bool_operation})
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        context = {"aws:SecureTransport": "true"}
+        statements = json.loads(self.policy.decode())["Statement"]
+        result = PermissionResult.NEUTRAL
+        for raw in statements if isinstance(statements, list) else [statements]:
+            statement = IAMPolicyStatement(raw)
+            if raw.get("Condition") and not statement._check_conditions(context):
+                continue  # moto answers DENIED here even for an Allow; a statement that does not hold is silent
+            answer = statement.is_action_permitted(action, resource, incoming_condition_values=context)
+            if answer == PermissionResult.DENIED:
+                return answer
+            if answer == PermissionResult.PERMITTED:
+                result = answer
+        return result
+
+    _set(FakeBucket, "get_permission", get_permission)
+
+
 def install() -> None:
     """Apply every patch once, for the rest of the process (safe to call again)."""
     if _ORIGINALS:
@@ -495,6 +542,7 @@ def install() -> None:
     _patch_state_machines()
     _patch_termination_protection()
     _patch_yaml_get_att_list()
+    _patch_bucket_policy_transport()
 
 
 def uninstall() -> None:

@@ -32,19 +32,34 @@ from unittest import mock
 
 from inference_platform_ops.paths import ROOT, TOOLS
 
-STATE_DIR = TOOLS / "emulator"
-PID_FILE = STATE_DIR / "emulator.pid"
-LOG_FILE = STATE_DIR / "emulator.log"
+DEFAULT_STATE_DIR = TOOLS / "emulator"
 DEFAULT_PORT = 4599
 HOST = "127.0.0.1"
 SERVE_MODULE = "inference_platform_ops.emulator.local_aws"  # run with `python -m`, so the process is recognisable
 
 
+class EmulatorError(Exception):
+    """The emulator cannot be used as asked; the message is one line saying what to do."""
+
+
 def configured_port() -> int:
     raw = os.environ.get("MOTO_PORT", str(DEFAULT_PORT))
     if not raw.isdigit() or not 1024 <= int(raw) <= 65535:
-        raise SystemExit(f"local_aws: MOTO_PORT must be a port number 1024-65535, got {raw!r}")
+        raise EmulatorError(f"local_aws: MOTO_PORT must be a port number 1024-65535, got {raw!r}")
     return int(raw)
+
+
+def state_dir() -> Path:
+    """Where this checkout's emulator keeps its pid file, lock and log (INFERENCE_EMULATOR_DIR overrides)."""
+    return Path(os.environ.get("INFERENCE_EMULATOR_DIR") or DEFAULT_STATE_DIR)
+
+
+def pid_file() -> Path:
+    return state_dir() / "emulator.pid"
+
+
+def log_file() -> Path:
+    return state_dir() / "emulator.log"
 
 
 # moto accepts any key pair; a fixed dummy pair guarantees real credentials never reach the emulator.
@@ -121,24 +136,46 @@ def port_open(port: int, timeout: float = 0.2) -> bool:
 
 def _read_state() -> dict | None:
     try:
-        return json.loads(PID_FILE.read_text())
+        return json.loads(pid_file().read_text())
     except (FileNotFoundError, ValueError):
         return None
 
 
+def _serve_args(pid: int) -> list[bytes] | None:
+    """The command line of ``pid`` when it is an emulator ``serve`` process, else None."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    return args if SERVE_MODULE.encode() in args and b"serve" in args else None
+
+
 def _is_our_process(pid: int) -> bool:
-    """True when pid is alive AND is this script's serve command (not a recycled pid)."""
+    """True when pid is alive AND is this checkout's serve command (not a recycled pid)."""
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):
         return False
-    except PermissionError:
+    if not Path("/proc").is_dir():
+        return True  # no /proc (macOS): trust the pid file we wrote
+    args = _serve_args(pid)
+    if args is None:
         return False
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if cmdline.exists():
-        args = cmdline.read_bytes().split(b"\0")
-        return SERVE_MODULE.encode() in args and b"serve" in args
-    return True  # no /proc (macOS): trust the pid file we wrote
+    if b"--state-dir" in args:
+        return str(state_dir()).encode() in args
+    try:  # started by an older version without --state-dir: ours when it runs in this checkout
+        return state_dir() == DEFAULT_STATE_DIR and Path(os.readlink(f"/proc/{pid}/cwd")) == ROOT
+    except OSError:
+        return False
+
+
+def our_processes() -> list[int]:
+    """Every live emulator process of this checkout (its --state-dir), pid file or not."""
+    if not Path("/proc").is_dir():
+        state = _read_state()
+        return [int(state["pid"])] if state and _is_our_process(int(state["pid"])) else []
+    return sorted(int(p.name) for p in Path("/proc").iterdir()
+                  if p.name.isdigit() and _is_our_process(int(p.name)) and not _is_zombie(int(p.name)))
 
 
 def running_state() -> dict | None:
@@ -146,6 +183,41 @@ def running_state() -> dict | None:
     if state and _is_our_process(int(state["pid"])):
         return state
     return None
+
+
+@contextlib.contextmanager
+def _locked() -> Iterator[None]:
+    """One start/stop at a time per checkout: two `make deploy` racing never start two emulators."""
+    import fcntl
+
+    state_dir().mkdir(parents=True, exist_ok=True)
+    with (state_dir() / "emulator.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def port_mismatch(state: dict) -> str | None:
+    """A one-line problem when MOTO_PORT names another port than the running emulator's, else None."""
+    wanted = os.environ.get("MOTO_PORT")
+    if wanted and wanted != str(state["port"]):
+        return (f"local_aws: the emulator of this checkout runs on port {state['port']} (pid {state['pid']}) "
+                f"but MOTO_PORT={wanted}: run `make emulator-stop` first, or unset MOTO_PORT")
+    return None
+
+
+def endpoint_for(tool: str) -> str:
+    """The running emulator's endpoint for ``tool`` (smoke, dr-validate ...); one line and exit 2 otherwise."""
+    state = running_state()
+    if state is None:
+        raise EmulatorError(f"{tool}: ENV=local but the local emulator is not running: run `make deploy` first "
+                         "(or pass --endpoint-url)")
+    problem = port_mismatch(state)
+    if problem:
+        raise EmulatorError(problem)
+    return state["endpoint"]
 
 
 def serve(port: int) -> int:
@@ -161,51 +233,60 @@ def serve(port: int) -> int:
 
 def start(port: int, wait_seconds: float = 30.0) -> dict:
     """Start the emulator unless it already runs; return its state (pid, port, endpoint)."""
-    state = running_state()
-    if state:
-        return state
-    if port_open(port):
-        raise SystemExit(f"local_aws: port {port} on {HOST} is taken by another program; "
-                         "set MOTO_PORT to a free port")
-    STATE_DIR.mkdir(parents=True, exist_ok=True)
-    with LOG_FILE.open("ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", SERVE_MODULE, "serve", "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT, start_new_session=True,
-        )
-    state = {"pid": proc.pid, "port": port, "endpoint": endpoint_url(port)}
-    PID_FILE.write_text(json.dumps(state))
-    deadline = time.monotonic() + wait_seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            PID_FILE.unlink(missing_ok=True)
-            raise SystemExit(f"local_aws: emulator exited with code {proc.returncode}; see {LOG_FILE}")
-        if port_open(port):
+    with _locked():
+        state = running_state()
+        if state:
+            problem = port_mismatch(state)
+            if problem:
+                raise EmulatorError(problem)
             return state
-        time.sleep(0.1)
-    stop()
-    raise SystemExit(f"local_aws: emulator did not answer on port {port} within {wait_seconds:.0f}s; see {LOG_FILE}")
+        if port_open(port):
+            raise EmulatorError(f"local_aws: port {port} on {HOST} is taken by another program; "
+                             "set MOTO_PORT to a free port")
+        with log_file().open("ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", SERVE_MODULE, "serve", "--port", str(port), "--state-dir", str(state_dir())],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT, start_new_session=True,
+            )
+        state = {"pid": proc.pid, "port": port, "endpoint": endpoint_url(port)}
+        pid_file().write_text(json.dumps(state))
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pid_file().unlink(missing_ok=True)
+                raise EmulatorError(f"local_aws: emulator exited with code {proc.returncode}; see {log_file()}")
+            if port_open(port):
+                return state
+            time.sleep(0.1)
+        _stop_locked()
+        raise EmulatorError(f"local_aws: emulator did not answer on port {port} within {wait_seconds:.0f}s; "
+                         f"see {log_file()}")
 
 
 def stop(wait_seconds: float = 10.0) -> bool:
-    """Stop the emulator if it runs; return True if a process was stopped. Leaves no process behind."""
+    """Stop every emulator process of this checkout; True if one was stopped. Leaves no process behind."""
+    with _locked():
+        return _stop_locked(wait_seconds)
+
+
+def _stop_locked(wait_seconds: float = 10.0) -> bool:
     state = _read_state()
-    if not state:
-        return False
-    pid = int(state["pid"])
-    stopped = False
-    if _is_our_process(pid):
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + wait_seconds
-        while time.monotonic() < deadline and _still_running(pid):
-            time.sleep(0.05)
+    pids = set(our_processes())
+    if state and _is_our_process(int(state["pid"])):
+        pids.add(int(state["pid"]))
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline and any(_still_running(pid) for pid in pids):
+        time.sleep(0.05)
+    for pid in pids:
         if _still_running(pid) and _is_our_process(pid):
             os.kill(pid, signal.SIGKILL)
             while _still_running(pid):
                 time.sleep(0.05)
-        stopped = True
-    PID_FILE.unlink(missing_ok=True)
-    return stopped
+    pid_file().unlink(missing_ok=True)
+    return bool(pids)
 
 
 def _still_running(pid: int) -> bool:
@@ -237,23 +318,52 @@ def _reap(pid: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except EmulatorError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["start", "stop", "status", "serve"])
     parser.add_argument("--port", type=int, default=None, help=f"default: $MOTO_PORT or {DEFAULT_PORT}")
+    parser.add_argument("--state-dir", default=None, help="(serve) the checkout's state directory it belongs to")
     args = parser.parse_args(argv)
-    port = args.port or configured_port()
     if args.command == "serve":
-        return serve(port)
+        return serve(args.port or configured_port())
     if args.command == "start":
-        state = start(port)
+        state = start(args.port or configured_port())
         print(f"local_aws: running (pid {state['pid']}) at {state['endpoint']}")
         return 0
-    if args.command == "stop":
+    if args.command == "stop":  # whatever port it runs on: MOTO_PORT does not matter here
         print("local_aws: stopped" if stop() else "local_aws: not running")
         return 0
-    state = running_state()
-    print(f"local_aws: running (pid {state['pid']}) at {state['endpoint']}" if state else "local_aws: not running")
-    return 0 if state else 1
+    return status()
+
+
+def status() -> int:
+    """One line: running (pid, endpoint), not running, or what disagrees (orphans, MOTO_PORT)."""
+    state, pids = running_state(), our_processes()
+    if state is None and not pids:
+        print("local_aws: not running")
+        return 1
+    if state is None:
+        print(f"local_aws: emulator process(es) {', '.join(map(str, pids))} run without a pid file: "
+              "run `make emulator-stop`")
+        return 1
+    orphans = [pid for pid in pids if pid != int(state["pid"])]
+    if orphans:
+        print(f"local_aws: running (pid {state['pid']}) at {state['endpoint']}, and orphaned emulator process(es) "
+              f"{', '.join(map(str, orphans))}: run `make emulator-stop`")
+        return 1
+    problem = port_mismatch(state)
+    if problem:
+        print(problem)
+        return 1
+    print(f"local_aws: running (pid {state['pid']}) at {state['endpoint']}")
+    return 0
 
 
 if __name__ == "__main__":

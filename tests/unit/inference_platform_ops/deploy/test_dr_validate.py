@@ -112,7 +112,7 @@ def aws(replicas) -> Iterator[None]:
 @pytest.fixture
 def client_for(aws):
     """The script's own cached client factory, created inside the mock."""
-    return dr_validate._client_factory(None)
+    return dr_validate._client_factory(boto3.Session(region_name="us-east-1"), None)
 
 
 def rows(checks) -> dict[tuple[str, str], bool]:
@@ -275,3 +275,21 @@ def test_endpoint_url_runs_against_an_emulator_server(tmp_path, capsys) -> None:
     assert code == 1  # PITR was never switched on
     assert f"{PRIMARY}  primary  stack {STACK}" in out
     assert "point-in-time recovery" in out and "DISABLED" in out
+
+
+def test_no_credentials_for_a_real_environment_is_one_line_not_a_row_per_check(monkeypatch, tmp_path, capsys):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+                 "AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                 "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+    code = dr_validate.main(["--env", "staging"])
+
+    captured = capsys.readouterr()
+    assert code == dr_validate.EXIT_BAD_INPUT
+    assert captured.out == ""
+    assert captured.err.strip().startswith("dr-validate: no AWS credentials for ENV=staging")
+    assert len(captured.err.strip().splitlines()) == 1
