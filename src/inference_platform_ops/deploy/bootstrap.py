@@ -16,6 +16,7 @@ bootstrap stack and ``CloudFormationExecutionRoleArn`` of the account region (``
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -46,9 +47,10 @@ def github_repository(env: str) -> tuple[str, str]:
     import os
 
     value = os.environ.get("GITHUB_REPOSITORY", "")
-    if not value:
+    git = shutil.which("git")
+    if not value and git:
         try:
-            url = subprocess.run(["git", "remote", "get-url", "origin"], cwd=ROOT, capture_output=True, text=True,
+            url = subprocess.run([git, "remote", "get-url", "origin"], cwd=ROOT, capture_output=True, text=True,
                                  check=False, timeout=10).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             url = ""
