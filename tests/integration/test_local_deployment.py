@@ -142,6 +142,12 @@ def test_local_deployment_passes_end_to_end_including_a_sample_request(endpoint,
     assert [o["Key"] for o in left if "smoke-" in o["Key"] or "/batch/" in o["Key"]] == []  # samples and outputs gone
 
 
+def test_the_real_root_stack_reports_the_version_the_deploy_computed(endpoint):
+    root = client(endpoint, "cloudformation").describe_stacks(StackName="ml-inference-local")["Stacks"][0]
+    values = {o["OutputKey"]: o["OutputValue"] for o in root["Outputs"]}
+    assert values["TemplateVersion"] == deploy.template_version(deploy.TEMPLATES) != "unversioned"
+
+
 def test_declared_alarms_are_checked_and_a_missing_workflow_is_skipped(endpoint, capsys):
     deploy.main(["--env", "local", "--templates-dir", str(TEMPLATES), "--endpoint-url", endpoint, "--no-deps",
                  "--poll", "0.01"])
