@@ -62,9 +62,11 @@ def test_deploy_role_passes_only_the_execution_role_to_cloudformation(env):
 
 @pytest.mark.parametrize("env", ENVS)
 def test_deploy_role_touches_only_its_environments_stacks(env):
+    bootstrap_stacks = "arn:aws:cloudformation:*:123456789012:stack/ml-inference-bootstrap/*"
     for statement in deploy_statements(env):
-        if any(action.startswith("cloudformation:") for action in statement["Action"]) and \
-                statement["Resource"] != "*":
+        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        if any(action.startswith("cloudformation:") for action in actions) and \
+                statement["Resource"] not in ("*", bootstrap_stacks):
             assert statement["Resource"] == \
                 f"arn:aws:cloudformation:*:123456789012:stack/ml-inference-{env}*/*"
     creating = next(s for s in deploy_statements(env) if "cloudformation:CreateChangeSet" in s["Action"])
@@ -110,3 +112,47 @@ def test_bucket_name_fits_for_the_longest_project_name_and_region():
     assert validate_parameters(BOOTSTRAP, {**BASE, "ProjectName": longest}) == []
     assert validate_parameters(BOOTSTRAP, {**BASE, "ProjectName": longest + "b"}) != []
     assert len(f"{longest}-artifacts-123456789012-ap-southeast-4") <= 63
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_deploy_role_may_read_the_bootstrap_stacks_and_nothing_else_of_them(env):
+    """The deploy finds the artifact buckets and the execution role in the bootstrap stacks' outputs."""
+    reading = [s for s in deploy_statements(env) if s["Resource"] ==
+               "arn:aws:cloudformation:*:123456789012:stack/ml-inference-bootstrap/*"]
+    assert [s["Action"] for s in reading] == ["cloudformation:DescribeStacks"]
+
+
+def plan_statements() -> list[dict]:
+    return resolved("PlanRole")["Policies"][0]["PolicyDocument"]["Statement"]
+
+
+def test_plan_role_trusts_only_this_repositorys_pull_requests():
+    (statement,) = resolved("PlanRole")["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Condition"] == {"StringEquals": {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+        "token.actions.githubusercontent.com:sub": "repo:acme/ml-inference:pull_request"}}
+
+
+def test_plan_role_can_plan_but_never_execute_or_delete_a_stack():
+    actions = {a for s in plan_statements() for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert actions == {"cloudformation:CreateChangeSet", "cloudformation:DescribeChangeSet",
+                       "cloudformation:DeleteChangeSet", "cloudformation:ListChangeSets",
+                       "cloudformation:DescribeStacks", "s3:PutObject", "s3:GetObject", "s3:ListBucket",
+                       "iam:PassRole"}
+    creating = next(s for s in plan_statements() if s["Action"] == "cloudformation:CreateChangeSet")
+    assert creating["Condition"]["StringLike"] == {"cloudformation:ChangeSetName": "plan-*"}
+    assert creating["Condition"]["StringEquals"] == {
+        "cloudformation:RoleArn": {"Fn::GetAtt": ["CloudFormationExecutionRole", "Arn"]}}
+    uploads = next(s for s in plan_statements() if "s3:PutObject" in s["Action"])
+    assert uploads["Resource"] == ["arn:aws:s3:::ml-inference-artifacts-123456789012-*/staging/*",
+                                   "arn:aws:s3:::ml-inference-artifacts-123456789012-*/production/*"]
+
+
+def test_bootstrap_template_fits_inline_because_no_bucket_exists_before_it():
+    from pathlib import Path
+
+    from inference_platform_ops.deploy import bootstrap, packaging
+    from inference_platform_ops.paths import TEMPLATES
+
+    body = packaging.template_bytes(packaging.load_template(Path(TEMPLATES) / "bootstrap.yaml"))
+    assert len(body) <= bootstrap.TEMPLATE_BODY_LIMIT
