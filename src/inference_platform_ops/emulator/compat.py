@@ -40,6 +40,7 @@ script lie or crash (measured; the list is also in docs/deploy.md):
    The emulated GlobalTable gets its replica's point-in-time recovery.
 12. S3 bucket policies are evaluated without request context, so bootstrap.yaml's TLS-only Deny
    (``aws:SecureTransport: false``) refused every request; the loopback emulator now counts as TLS.
+13. ``AWS::Logs::LogGroup`` drops ``KmsKeyId`` (moto reads the API's ``kmsKeyId``); kept.
 
 Also adds per-resource ``*_IN_PROGRESS``/``*_COMPLETE`` events (moto only records stack-level ones)
 so event streaming shows progress locally.
@@ -528,6 +529,21 @@ def _patch_bucket_policy_transport() -> None:
     _set(FakeBucket, "get_permission", get_permission)
 
 
+def _patch_log_group_key() -> None:
+    """``AWS::Logs::LogGroup``: moto reads the API's ``kmsKeyId`` but a stack passes ``KmsKeyId``; keep it."""
+    from moto.logs.models import LogGroup
+
+    original = LogGroup.create_from_cloudformation_json.__func__
+
+    def create(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
+               **kwargs: Any) -> Any:
+        group = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        group.kms_key_id = (cloudformation_json.get("Properties") or {}).get("KmsKeyId") or group.kms_key_id
+        return group
+
+    _set(LogGroup, "create_from_cloudformation_json", classmethod(create))
+
+
 def install() -> None:
     """Apply every patch once, for the rest of the process (safe to call again)."""
     if _ORIGINALS:
@@ -543,6 +559,7 @@ def install() -> None:
     _patch_termination_protection()
     _patch_yaml_get_att_list()
     _patch_bucket_policy_transport()
+    _patch_log_group_key()
 
 
 def uninstall() -> None:

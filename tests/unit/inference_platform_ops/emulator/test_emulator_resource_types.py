@@ -164,3 +164,13 @@ def test_deleting_what_is_already_gone_is_not_an_error(aws):
 
     with pytest.raises(ClientError):
         cfn.describe_stacks(StackName="gone")
+
+
+def test_a_log_group_keeps_its_kms_key(aws):
+    key = aws("kms").create_key()["KeyMetadata"]["Arn"]
+    aws("cloudformation").create_stack(StackName="logs", TemplateBody=json.dumps({"Resources": {"Group": {
+        "Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/demo/encrypted", "KmsKeyId": key,
+                                                      "RetentionInDays": 7}}}}))
+
+    (group,) = aws("logs").describe_log_groups(logGroupNamePrefix="/demo/encrypted")["logGroups"]
+    assert (group["kmsKeyId"], group["retentionInDays"]) == (key, 7)
