@@ -98,3 +98,11 @@ def test_production_endpoints_are_protected():
 @pytest.mark.parametrize("env", ENVS)
 def test_lambda_code_key_is_marked_as_set_by_the_deploy(env):
     assert config(env)["Parameters"]["LambdaCodeKey"].startswith("set-by-deploy/")
+
+
+def test_production_keeps_logs_a_year_as_the_compliance_exception_says():
+    """rules/exceptions.yaml excepts CT.CLOUDWATCH.PR.2 (retention >= 365 days) because production meets it at
+    deploy time; this keeps that reason true."""
+    assert int(config("production")["Parameters"]["LogRetentionDays"]) >= 365
+    exceptions = (TEMPLATES.parent / "rules" / "exceptions.yaml").read_text()
+    assert "CT.CLOUDWATCH.PR.2" in exceptions and "365 days (params/production.json" in exceptions
