@@ -70,6 +70,12 @@ def test_lambda_runs_the_idle_detector_with_settings_from_parameters():
     assert env["PROTECTION_TAG_KEY"] == {"Ref": "ProtectionTagKey"}
     assert env["PROTECTED_VALUES"] == {"Ref": "ProtectedValues"}
     assert env["SUMMARY_TOPIC_ARN"] == {"Ref": "SummaryTopic"}
+    # The same business hours as the router and the scaling schedule: suspended schedules come back before them.
+    for variable, parameter in [("BUSINESS_TIMEZONE", "BusinessTimezone"), ("BUSINESS_DAYS", "BusinessDays"),
+                                ("BUSINESS_START_HOUR", "BusinessStartHour")]:
+        assert env[variable] == {"Ref": parameter}
+        assert load_template("main.yaml")["Resources"]["CostControlsStack"]["Properties"]["Parameters"][parameter] \
+            == {"Ref": parameter}
     log_group = RESOURCES["IdleDetectorLogGroup"]["Properties"]
     assert log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
     assert log_group["LogGroupName"] == {"Fn::Sub": "/aws/lambda/${ProjectName}-${Environment}-idle-detector"}

@@ -82,3 +82,25 @@ def test_handler_fails_fast_naming_the_bad_variable(monkeypatch):
     monkeypatch.setenv("AUTO_STOP_ACTION", "terminate")
     with pytest.raises(ConfigError, match="AUTO_STOP_ACTION must be one of scale_down, disable_schedules, delete"):
         idle_detector.handler({}, None)
+
+
+def test_business_hours_and_resume_lead_come_from_the_environment():
+    from inference_platform.idle.schedules import BusinessHours
+
+    settings = IdleDetectorSettings.from_env({
+        "ENVIRONMENT": "dev", "BUSINESS_TIMEZONE": "Europe/Berlin", "BUSINESS_DAYS": "MON,WED-FRI",
+        "BUSINESS_START_HOUR": "7", "SCHEDULE_RESUME_LEAD_MINUTES": "90",
+        "AWS_LAMBDA_FUNCTION_NAME": "ml-inference-dev-idle-detector"})
+
+    assert settings.business_hours == BusinessHours("Europe/Berlin", (0, 2, 3, 4), 7)
+    assert settings.resume_lead_minutes == 90
+    assert settings.detector_name == "ml-inference-dev-idle-detector"
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("BUSINESS_TIMEZONE", "Mars/Olympus"), ("BUSINESS_DAYS", "MON-FUN"), ("BUSINESS_START_HOUR", "25"),
+    ("SCHEDULE_RESUME_LEAD_MINUTES", "-5"),
+])
+def test_bad_business_hours_setting_names_the_variable(name, value):
+    with pytest.raises(ConfigError, match=name):
+        IdleDetectorSettings.from_env({"ENVIRONMENT": "dev", name: value})
