@@ -193,8 +193,11 @@ def test_stack_deploys_in_moto_and_wires_the_function():
     assert env["SUMMARY_TOPIC_ARN"] == outputs["SummaryTopicArn"]
     attrs = boto3.client("sns", region_name="us-east-1").get_topic_attributes(TopicArn=outputs["SummaryTopicArn"])
     assert attrs["Attributes"].get("KmsMasterKeyId")
-    # Failed runs have somewhere to go: the encrypted queue exists (moto keeps no KmsKeyId on log groups,
-    # skips alarms and event invoke configs; the guard checks and the template tests cover those).
+    log_group = boto3.client("logs", region_name="us-east-1").describe_log_groups(
+        logGroupNamePrefix="/aws/lambda/ml-inference-dev-idle-detector")["logGroups"][0]
+    assert log_group["kmsKeyId"] == logs_key
+    # Failed runs have somewhere to go: the encrypted queue exists (moto skips alarms and event invoke
+    # configs; the template tests cover those).
     queues = boto3.client("sqs", region_name="us-east-1").list_queues()["QueueUrls"]
     assert [q for q in queues if "IdleDetectorFailures" in q]
 
