@@ -318,3 +318,23 @@ def test_a_non_ascii_key_goes_through_the_real_time_path_without_falling_back(en
     assert "FallbackToBatchTransform" not in states
     written = objects(endpoint, "output/données")
     assert [json.loads(body)["prediction"] for body in written.values()] == [7.0]
+
+
+# --- execution input is checked in its own terms ---------------------------------------------------------
+
+@pytest.mark.parametrize(("request_body", "cause"), [
+    ({"mdoe": "batch"}, "the execution input has the unknown field 'mdoe' (did you mean 'mode'?); accepted "
+                        "fields: mode"),
+    ({"mode": "fastest"}, "mode must be one of auto, batch, provisioned, serverless, got 'fastest'"),
+    (None, 'the execution input must be a JSON object such as {} or {"mode": "batch"} (mode: auto, batch, '
+           "provisioned or serverless)"),
+])
+def test_a_bad_execution_input_fails_in_its_own_terms_without_a_stack_trace(endpoint, inputs, request_body, cause):
+    inputs({"input/a.json": instances(1)})  # files there: a misspelt field must not run (mdoe would be ignored)
+
+    described, states = run(endpoint, f"bad-input-{len(cause)}", request_body)
+
+    assert described["status"] == "FAILED", described
+    assert (described["error"], described["cause"]) == ("InvalidExecutionInput", cause)
+    assert "Traceback" not in described["cause"] and "UnknownStrategy" not in states
+    assert not any(state in states for state in ("ServerlessInference", "ProvisionedInference", "BatchTransform"))

@@ -6,10 +6,15 @@ listed into the state: the real-time paths' distributed Map lists the input pref
 of them, and the state stays small whatever the count.
 
 Pure decision in :func:`decide`; the S3 listing in :func:`route_request`, with the client passed in.
+
+The execution input is checked first (:func:`requested_mode`): a field other than ``mode``, or a mode that
+does not exist, is answered with strategy ``invalid_input`` and an error and cause in the input's own terms,
+which the state machine fails with -- never a Lambda error, whose cause would carry a Python stack trace.
 """
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +23,7 @@ from zoneinfo import ZoneInfo
 from inference_platform.workflow.config import RouteConfig
 from inference_platform.workflow.listing import list_keys_up_to
 from inference_platform.workflow.routing import (
+    VALID_MODES,
     InferenceStrategy,
     RoutingContext,
     is_business_hours,
@@ -26,6 +32,12 @@ from inference_platform.workflow.routing import (
 
 # What an execution's input may ask for; "auto" lets the router choose.
 DEFAULT_MODE = "auto"
+INPUT_FIELDS = ("mode",)  # every field an execution input may have
+INVALID_INPUT = "invalid_input"  # Route's strategy for an input it refuses; the state machine fails with the cause
+
+
+class InvalidExecutionInput(ValueError):  # noqa: N818 - the error name the execution fails with
+    """The execution input is not what the pipeline takes; the message names the input's own fields."""
 
 
 @dataclass(frozen=True)
@@ -38,14 +50,28 @@ class Decision:
 
 
 def requested_mode(request: Any) -> str:
-    if request is None:
-        return DEFAULT_MODE
+    """The input's ``mode``; every other field, and every other value, is refused in the input's own terms."""
     if not isinstance(request, dict):
-        raise ValueError(f"execution input must be a JSON object, got {type(request).__name__}")
+        kind = "null" if request is None else type(request).__name__
+        raise InvalidExecutionInput(f"the execution input must be a JSON object such as {{}} or "
+                                    f'{{"mode": "batch"}}, got {kind}')
+    unknown = sorted(set(request) - set(INPUT_FIELDS))
+    if unknown:
+        hint = difflib.get_close_matches(unknown[0], INPUT_FIELDS, n=1)
+        maybe = f" (did you mean {hint[0]!r}?)" if hint else ""
+        raise InvalidExecutionInput(f"the execution input has the unknown field {unknown[0]!r}{maybe}; accepted "
+                                    f"fields: {', '.join(INPUT_FIELDS)}")
     mode = request.get("mode", DEFAULT_MODE)
-    if not isinstance(mode, str):
-        raise ValueError(f"mode must be a string, got {mode!r}")
+    if mode not in VALID_MODES:
+        raise InvalidExecutionInput(f"mode must be one of {', '.join(VALID_MODES)}, got {mode!r}")
     return mode
+
+
+def refusal(exc: InvalidExecutionInput, execution_name: str) -> dict:
+    """Route's answer for an input it refuses: the state machine fails with this error and cause (no trace)."""
+    return {"strategy": INVALID_INPUT, "file_count": 0, "file_count_is_lower_bound": False, "business_hours": False,
+            "mode": "", "listing_pages": 0, "execution_name": execution_name,
+            "error": type(exc).__name__, "cause": str(exc)}
 
 
 def decide(config: RouteConfig, mode: str, file_count: int, threshold_reached: bool, now: datetime) -> Decision:
@@ -69,7 +95,10 @@ def route_request(s3: Any, config: RouteConfig, request: Any, execution_name: st
     """Everything the state machine needs to branch, small enough for any state payload."""
     if not execution_name:
         raise ValueError("execution_name is required (pass $$.Execution.Name)")
-    mode = requested_mode(request)
+    try:
+        mode = requested_mode(request)
+    except InvalidExecutionInput as exc:
+        return refusal(exc, execution_name)
     listing = list_keys_up_to(s3, config.input_location, config.input_prefix, config.batch_threshold,
                               exclude_prefix=config.output_prefix)
     decision = decide(config, mode, len(listing.keys), listing.limit_reached, now)
@@ -81,4 +110,6 @@ def route_request(s3: Any, config: RouteConfig, request: Any, execution_name: st
         "mode": decision.mode,
         "listing_pages": listing.pages,
         "execution_name": execution_name,
+        "error": "",
+        "cause": "",
     }

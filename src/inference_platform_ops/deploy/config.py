@@ -7,6 +7,7 @@ what is valid, so ``make deploy`` fails in the first second instead of halfway t
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,8 +60,41 @@ def load_config(env: str, params_dir: Path) -> dict:
         if not isinstance(value, str):
             raise ConfigError(f"params file {path}: Parameters.{key} must be a string (CloudFormation "
                               f"parameters are strings), got {json.dumps(value)}")
+    _check_stack_name(config["StackName"], path)
+    _check_tags(config.get("Tags"), path)
     config["_path"] = _display(path)
     return config
+
+
+# CloudFormation stack names: a letter, then letters, digits and hyphens, 128 at most; "-billing" is appended.
+_STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
+_MAX_STACK_NAME = 128 - len("-billing")
+
+
+def _check_stack_name(name: str, path: Path) -> None:
+    if not _STACK_NAME.fullmatch(name) or len(name) > _MAX_STACK_NAME:
+        raise ConfigError(f"params file {path}: StackName {name!r} is not a CloudFormation stack name (a letter, "
+                          f"then letters, digits and hyphens; at most {_MAX_STACK_NAME} characters, the billing "
+                          "stack adds -billing)")
+
+
+def _check_tags(tags: object, path: Path) -> None:
+    """Stack tags as CloudFormation takes them (it copies them to every resource): at most 50, key 1-128 and
+    value 0-256 characters, no aws: prefix."""
+    if tags is None:
+        return
+    if not isinstance(tags, dict):
+        raise ConfigError(f"params file {path}: Tags must be an object of tag name to value, like "
+                          f'{{"Environment": "staging", "Owner": "ml-platform"}}, got a {type(tags).__name__}')
+    if len(tags) > 50:
+        raise ConfigError(f"params file {path}: Tags has {len(tags)} tags; CloudFormation takes at most 50")
+    for key, value in tags.items():
+        if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
+            raise ConfigError(f"params file {path}: Tags key {key!r} must be 1-128 characters and not start "
+                              "with aws:")
+        if not isinstance(value, str | int | float) or isinstance(value, bool) or len(str(value)) > 256:
+            raise ConfigError(f"params file {path}: Tags.{key} must be a string of at most 256 characters, "
+                              f"got {json.dumps(value)}")
 
 
 def _display(path: Path) -> str:

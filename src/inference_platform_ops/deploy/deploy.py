@@ -39,7 +39,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 import inference_platform
-from inference_platform_ops.deploy import bootstrap, packaging, stack_ops
+from inference_platform_ops.deploy import bootstrap, lambda_settings, packaging, stack_ops
 from inference_platform_ops.deploy.aws_access import session_for
 from inference_platform_ops.deploy.config import (
     BILLING_REGION,
@@ -169,7 +169,11 @@ def build_targets(config: dict, templates: Path, version: str = "unversioned") -
         where = f"{config['_path']} ({plan.role} {plan.region})"
         params, version_problems = with_version(main_template, params, version, where)
         checked = {**params, "ArtifactBucket": params.get("ArtifactBucket") or stand_in_bucket(config, plan.region)}
-        problems += version_problems + parameter_errors(main_template, checked, plan.region, where)
+        template_problems = parameter_errors(main_template, checked, plan.region, where)
+        problems += version_problems + template_problems
+        problems += lambda_settings.whole_number_problems(main_template, checked, where)
+        if not template_problems:  # the Lambdas' own checks, on values the template already accepts
+            problems += lambda_settings.problems(main_path, checked, plan.region, where)
         targets.append(StackTarget(plan.role, plan.region, config["StackName"], main_path, params, tags))
     billing_template = packaging.load_template(billing_path)
     billing = billing_parameters(config, billing_template)

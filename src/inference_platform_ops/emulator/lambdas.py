@@ -25,8 +25,9 @@ spells ``executionArn``; as shipped it fails every nested execution with ``State
 ``distributed_map_failure_tolerance()`` makes a distributed Map fail when its items fail (moto ignores
 the tolerated-failure threshold and reports success); ``item_reader_listing()`` makes the Map's
 ``s3:listObjectsV2`` ItemReader read every page (moto reads one, and fails on an empty prefix);
-``stoppable_waits()`` lets ``StopExecution`` abort a task waiting for its token; ``workflow_emulation()``
-applies all five.
+``stoppable_waits()`` lets ``StopExecution`` abort a task waiting for its token;
+``result_path_needs_an_object()`` fails ``ResultPath: $.x`` on a non-object input as Step Functions does;
+``workflow_emulation()`` applies all six.
 
 ``scripted_sagemaker_runtime(script)`` replaces moto's sagemaker-runtime ``InvokeEndpoint`` handler
 (which always answers ``b"body"``, has no failure injection and loses the endpoint name) with the
@@ -311,10 +312,48 @@ def stoppable_waits() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def result_path_needs_an_object() -> Iterator[None]:
+    """``ResultPath: $.x`` on an input that is not a JSON object fails with ``States.ResultPathMatchFailure``.
+
+    Step Functions cannot add a field to null, a list, a string or a number and fails the state with that
+    (catchable) error; moto's JSONPath update returned the input unchanged and the execution went on
+    without the result (an input of ``null`` ended as UnknownStrategy).
+    """
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.component.common.path.result_path import ResultPath
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    shipped = ResultPath._eval_body
+
+    def eval_body(self: Any, env: Any) -> None:
+        state_input = env.states.get_input()
+        if self.result_path_src not in (None, ResultPath.DEFAULT_PATH) and not isinstance(state_input, dict):
+            kind = StatesErrorNameType.StatesResultPathMatchFailure
+            raise FailureEventException(FailureEvent(
+                env=env, error_name=StatesErrorName(typ=kind), event_type=HistoryEventType.TaskFailed,
+                event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
+                    error=kind.to_name(),
+                    cause=f"Unable to apply ResultPath {self.result_path_src} to input {json.dumps(state_input)}")),
+            ))
+        shipped(self, env)
+
+    with mock.patch.object(ResultPath, "_eval_body", eval_body):
+        yield
+
+
+@contextlib.contextmanager
 def workflow_emulation() -> Iterator[None]:
     """Everything the InferencePipeline needs from moto beyond ``execute_state_machine``."""
     with (in_process_lambdas(), nested_executions(), distributed_map_failure_tolerance(), item_reader_listing(),
-          stoppable_waits()):
+          stoppable_waits(), result_path_needs_an_object()):
         yield
 
 

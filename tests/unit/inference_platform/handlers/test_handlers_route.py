@@ -158,12 +158,20 @@ def test_bad_configuration_names_the_variable(overrides, variable):
         config(**overrides)
 
 
-@pytest.mark.parametrize(("request_body", "field"), [({"mode": "fastest"}, "requested_mode"),
-                                                     ({"mode": 3}, "mode"), (["auto"], "JSON object")])
-def test_bad_request_is_a_clear_error(s3, request_body, field):
+@pytest.mark.parametrize(("request_body", "cause"), [
+    ({"mode": "fastest"}, "mode must be one of auto, batch, provisioned, serverless, got 'fastest'"),
+    ({"mode": 3}, "mode must be one of auto, batch, provisioned, serverless, got 3"),
+    ({"mdoe": "batch"}, "the execution input has the unknown field 'mdoe' (did you mean 'mode'?); accepted fields: "
+                        "mode"),
+    (["auto"], "the execution input must be a JSON object such as {} or {\"mode\": \"batch\"}, got list"),
+    (None, "the execution input must be a JSON object such as {} or {\"mode\": \"batch\"}, got null"),
+])
+def test_a_bad_request_is_refused_in_the_inputs_own_terms(s3, request_body, cause):
+    """A misspelt field is never silently ignored, the error names the input's field (mode, not
+    requested_mode), and Route answers instead of raising: the execution fails with this cause, no trace."""
     put(s3, 1)
-    with pytest.raises(ValueError, match=field):
-        route_request(s3, config(), request_body, "e", WEDNESDAY_NOON_NY)
+    answer = route_request(s3, config(), request_body, "e", WEDNESDAY_NOON_NY)
+    assert (answer["strategy"], answer["error"], answer["cause"]) == ("invalid_input", "InvalidExecutionInput", cause)
 
 
 def test_execution_name_is_required(s3):
