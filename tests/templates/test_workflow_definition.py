@@ -109,14 +109,14 @@ def test_every_lambda_task_retries_lambda_service_errors(pipeline, invoke_files)
 
 def test_file_keys_never_travel_through_the_state(pipeline, invoke_files):
     """No unbounded list in a state payload: the map lists the input prefix itself and writes its
-    results to S3; Route passes only counts and the strategy."""
+    results to S3; Route passes only counts, the strategy and (for a refused input) one error and cause."""
     map_state = invoke_files["States"]["InvokeEachFile"]
     assert map_state["ItemReader"]["Resource"] == "arn:aws:states:::s3:listObjectsV2"
     assert map_state["ItemReader"]["Parameters"] == {"Bucket": "${InputLocation}", "Prefix": "${InputPrefix}"}
     assert map_state["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
     assert map_state["ResultWriter"]["Resource"] == "arn:aws:states:::s3:putObject"
     assert set(pipeline["States"]["Route"]["ResultSelector"]) == {
-        "strategy.$", "file_count.$", "file_count_is_lower_bound.$", "business_hours.$"}
+        "strategy.$", "file_count.$", "file_count_is_lower_bound.$", "business_hours.$", "error.$", "cause.$"}
 
 
 def test_state_machines_are_standard_logged_and_traced(template):
