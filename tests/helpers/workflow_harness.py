@@ -15,8 +15,9 @@ import json
 import re
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 import moto  # noqa: F401 - moto must hook botocore before the first session below is built
@@ -24,6 +25,10 @@ import moto  # noqa: F401 - moto must hook botocore before the first session bel
 from inference_platform_ops.intrinsics import Evaluator
 from tests.helpers.template_loader import load_template
 
+T = TypeVar("T")
+# How long a test waits for moto's Step Functions threads to get somewhere. Only an upper bound: the wait ends as
+# soon as they get there, so a loaded machine makes it longer but never changes the verdict.
+WAIT_S = 120.0
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 BUCKET = "inference-input-local"
@@ -116,22 +121,16 @@ class DeployedWorkflow:
         return self.sfn.start_execution(stateMachineArn=self.pipeline_arn, name=name,
                                         input=json.dumps(request or {}))["executionArn"]
 
-    def wait(self, execution_arn: str, timeout_s: float = 20.0, until_not: str = "RUNNING") -> dict:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            described = self.sfn.describe_execution(executionArn=execution_arn)
-            if described["status"] != until_not:
-                return described
-            time.sleep(0.05)
-        raise AssertionError(f"execution {execution_arn} still {until_not} after {timeout_s} s")
+    def wait(self, execution_arn: str, until_not: str = "RUNNING") -> dict:
+        def described() -> dict | None:
+            answer = self.sfn.describe_execution(executionArn=execution_arn)
+            return answer if answer["status"] != until_not else None
 
-    def wait_for_state(self, execution_arn: str, state_name: str, timeout_s: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if state_name in entered_states(self.history(execution_arn)):
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"execution never entered {state_name} within {timeout_s} s")
+        return wait_until(described, f"execution {execution_arn} to leave {until_not}")
+
+    def wait_for_state(self, execution_arn: str, state_name: str) -> None:
+        wait_until(lambda: state_name in entered_states(self.history(execution_arn)),
+                   f"execution {execution_arn} to enter {state_name}")
 
     def history(self, execution_arn: str) -> list[dict]:
         return self.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
@@ -238,3 +237,15 @@ def transform_event(job_name: str, status: str = "Completed", reason: str = "") 
         detail["FailureReason"] = reason
     return {"version": "0", "source": "aws.sagemaker", "detail-type": "SageMaker Transform Job State Change",
             "region": REGION, "account": ACCOUNT, "detail": detail}
+
+
+def wait_until(probe: Callable[[], T], what: str, timeout_s: float = WAIT_S) -> T:
+    """Poll ``probe`` until it returns something truthy and return that; fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"waited {timeout_s:.0f} s for {what}")
+        time.sleep(0.05)

@@ -23,7 +23,7 @@ def state_dir(tmp_path, monkeypatch):
 
 def test_start_serves_on_loopback_and_stop_leaves_no_process(state_dir, capsys):
     port = free_port()
-    state = local_aws.start(port)
+    state = local_aws.start(port, wait_seconds=120)  # an upper bound: a loaded machine starts Python slowly
     try:
         assert state["endpoint"] == f"http://127.0.0.1:{port}"
         assert local_aws.main(["status"]) == 0

@@ -189,7 +189,7 @@ def test_serverless_fails_three_times_then_falls_back_to_batch(script):
     harness.put_inputs(1)
     execution = workflow.start("never-ready", {"mode": "serverless"})
 
-    workflow.wait_for_state(execution, "BatchTransform", timeout_s=30)
+    workflow.wait_for_state(execution, "BatchTransform")
     job = wait_for_transform_job()
 
     history = workflow.history(execution)
@@ -214,7 +214,7 @@ def test_serverless_timeout_falls_back_to_batch(script):
             assert definition["States"]["ServerlessInference"]["TimeoutSeconds"] == 120
             definition["States"]["ServerlessInference"]["TimeoutSeconds"] = 1
 
-    script.outcomes[SERVERLESS] = [Outcome.ok(delay_s=10)]
+    script.outcomes[SERVERLESS] = [Outcome.ok(delay_s=120)]  # hung far beyond the 1 s timeout; released below
     workflow = harness.deploy(patch_definition=short_timeout)
     harness.put_inputs(1)
     execution = workflow.start("hung", {"mode": "serverless"})
@@ -255,14 +255,7 @@ def test_empty_input_prefix_succeeds_without_inference(script):
     assert script.calls == [] and transform_jobs() == []
 
 
-def wait_for_transform_job(timeout_s: float = 10.0) -> dict:
-    import time
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        jobs = transform_jobs()
-        if jobs:
-            assert len(jobs) == 1, jobs
-            return jobs[0]
-        time.sleep(0.05)
-    raise AssertionError("no transform job was created")
+def wait_for_transform_job() -> dict:
+    jobs = harness.wait_until(transform_jobs, "a transform job")
+    assert len(jobs) == 1, jobs
+    return jobs[0]

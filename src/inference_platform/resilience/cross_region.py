@@ -16,6 +16,15 @@ Caller errors (HTTP 4xx other than 429: ValidationError, ModelError, ...) never 
 answered, the request is at fault. The original botocore ``ClientError`` is re-raised unchanged, whichever
 region raised it, and it counts as a success for that region's breaker.
 
+Slowness shifts traffic, it never refuses it (panic mode). When neither breaker admits a call, the client still
+calls a region whose latest outcome was an answer (correct but slow), because a region that answers slowly is not
+down: refusing every caller while it still answers would turn a one-region outage into a total one (the primary
+dies, all traffic moves to the secondary, the secondary slows under the extra load and its breaker trips on
+slowness). ``CrossRegionUnavailableError`` is raised only when every region either failed this call or is kept
+out by a breaker whose region's latest outcome was a hard failure (5xx, throttling, transport error): a dead
+region still gets at most ``failure_threshold`` calls plus one probe per ``reset_timeout_s``, and with both
+regions dead callers get the error at once. Each panic call emits ``<Role>PanicModeCall`` and logs a warning.
+
 Breakers: the state machine (closed -> open after ``failure_threshold`` consecutive failures, half-open after
 ``reset_timeout_s``, closed again after one successful probe), the failure counter and the state-change
 listeners are pybreaker's. pybreaker's ``call()`` holds the breaker's lock for the whole guarded call, which
@@ -28,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -72,13 +82,20 @@ class SlowResponseError(Exception):
 
 
 class BreakerOpenError(Exception):
-    """The region was not tried: its breaker is open, or half-open with its one probe already in flight."""
+    """The region was not tried: its breaker is open, or half-open with its one probe already in flight.
 
-    def __init__(self, region: str, state: str) -> None:
+    ``down`` is True when the region's latest outcome was a hard failure (no answer), False when it was an answer
+    (slow, or in time): only a region that is down is left out of panic mode.
+    """
+
+    def __init__(self, region: str, state: str, down: bool = True) -> None:
         detail = "open" if state == pybreaker.STATE_OPEN else "half-open with a probe already in flight"
-        super().__init__(f"circuit breaker for {region} is {detail}; the region was not called")
+        latest = "failed" if down else "was answered"
+        super().__init__(f"circuit breaker for {region} is {detail}; the region was not called "
+                         f"(its latest call {latest})")
         self.region = region
         self.state = state
+        self.down = down
 
 
 class CrossRegionUnavailableError(Exception):
@@ -114,6 +131,7 @@ class InvocationResult:
     custom_attributes: str = ""
     slow: bool = False  # slower than latency_threshold_ms (returned anyway, counted against the breaker)
     failover_reason: str = ""  # why the primary did not answer, when failover is True
+    panic: bool = False  # served in panic mode: no breaker admitted the call, this region still answers
 
 
 class MetricsSink(Protocol):
@@ -177,6 +195,10 @@ class RegionBreaker:
         self._probe_in_flight = False
         self._opened_at = 0.0
         self._epoch = 0
+        # Why the region is out, for panic mode: was its latest outcome a hard failure (True) or an answer?
+        # Updated by every call that reaches the region (also results pybreaker ignores, and panic calls).
+        self._down = False
+        self._last_failure_at = -math.inf  # latest hard failure or slow answer, by the client's clock
         self._breaker = pybreaker.CircuitBreaker(
             fail_max=failure_threshold, reset_timeout=reset_timeout_s, name=region,
             throw_new_error_on_trip=False, listeners=[_StateListener(self)],
@@ -189,6 +211,18 @@ class RegionBreaker:
     @property
     def fail_counter(self) -> int:
         return self._breaker.fail_counter
+
+    @property
+    def down(self) -> bool:
+        """True when the region's latest outcome was a hard failure: no answer at all."""
+        with self._lock:
+            return self._down
+
+    def panic_rank(self) -> float | None:
+        """For panic mode: None when the region must not be called outside its breaker (its latest outcome was a
+        hard failure), else when it last failed (slow answer or failure); the least recent is called first."""
+        with self._lock:
+            return None if self._down else self._last_failure_at
 
     def admit(self) -> _Permit | None:
         """A permit to call the region now, or None when the breaker says not to."""
@@ -205,9 +239,20 @@ class RegionBreaker:
             self._probe_in_flight = True
             return _Permit(probe=True, epoch=self._epoch)
 
-    def record(self, permit: _Permit, failure: BaseException | None) -> None:
-        """Report how an admitted call went: ``failure`` None means the region answered in time."""
+    def record(self, permit: _Permit | None, failure: BaseException | None) -> None:
+        """Report how a call went: ``failure`` None means the region answered in time (or the caller was at fault).
+
+        ``permit`` None is a panic call, made while the breaker was not admitting: it does not change the state,
+        but a hard failure marks the region down and starts a new reset period (as a failed probe would).
+        """
         with self._lock:
+            if failure is not None:
+                self._last_failure_at = self._clock()
+            self._down = failure is not None and not isinstance(failure, SlowResponseError)
+            if permit is None:
+                if self._down and self._breaker.current_state == pybreaker.STATE_OPEN:
+                    self._opened_at = self._clock()
+                return
             if permit.probe:
                 self._probe_in_flight = False
             elif permit.epoch != self._epoch or self._breaker.current_state != pybreaker.STATE_CLOSED:
@@ -218,9 +263,9 @@ class RegionBreaker:
                 with contextlib.suppress(_Recorded):  # pybreaker re-raises the failure it just counted
                     self._breaker.call(_fail, failure)
 
-    def release(self, permit: _Permit) -> None:
+    def release(self, permit: _Permit | None) -> None:
         """The call ended without saying anything about the region (e.g. bad parameters): free the probe slot."""
-        if permit.probe:
+        if permit is not None and permit.probe:
             with self._lock:
                 self._probe_in_flight = False
 
@@ -267,6 +312,7 @@ class CrossRegionClient:
 
     ``client_factory(region)`` returns a sagemaker-runtime client for that region (see
     :func:`default_client_factory`); it is called at most once per region, on first use.
+    ``clock`` (seconds, monotonic) times the breakers' reset periods and every latency; tests pass a manual one.
     Thread-safe: share one instance between threads (and between Lambda invocations).
     """
 
@@ -280,6 +326,8 @@ class CrossRegionClient:
         reset_timeout_s: float = 30.0,
         latency_threshold_ms: float = 2000.0,
         metrics: MetricsSink | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         _validate(primary_region, secondary_region, endpoint_names, failure_threshold=failure_threshold,
                   reset_timeout_s=reset_timeout_s, latency_threshold_ms=latency_threshold_ms)
@@ -288,10 +336,11 @@ class CrossRegionClient:
         self._endpoint_names = {r: endpoint_names[r] for r in (primary_region, secondary_region)}
         self._client_factory = client_factory
         self._latency_threshold_ms = float(latency_threshold_ms)
+        self._clock = clock
         self._emitter = _Emitter(metrics)
         self._roles = {primary_region: "Primary", secondary_region: "Secondary"}
         self._breakers = {
-            region: RegionBreaker(region, failure_threshold, reset_timeout_s, self._breaker_changed)
+            region: RegionBreaker(region, failure_threshold, reset_timeout_s, self._breaker_changed, clock=clock)
             for region in (primary_region, secondary_region)
         }
         self._clients: dict[str, Any] = {}
@@ -312,28 +361,40 @@ class CrossRegionClient:
     def invoke_endpoint(self, **kwargs: Any) -> InvocationResult:
         """Call ``invoke_endpoint`` (same arguments as sagemaker-runtime's, minus ``EndpointName``).
 
-        Returns the first healthy region's answer. Re-raises a caller error (4xx) unchanged. Raises
-        :class:`CrossRegionUnavailableError` when both regions fail or are shut off by their breakers.
+        Returns the first healthy region's answer; when no breaker admits the call, a region that still answers
+        (panic mode, ``result.panic``). Re-raises a caller error (4xx) unchanged. Raises
+        :class:`CrossRegionUnavailableError` when every region failed this call or is down (its breaker open
+        after a hard failure).
         """
         if "EndpointName" in kwargs:
             raise ValueError("invoke_endpoint: do not pass EndpointName; the client uses the endpoint name "
                              f"configured for each region: {self._endpoint_names}")
-        started = time.perf_counter()
-        try:
-            answer = self._try_region(self.primary_region, kwargs)
-            return self._result(self.primary_region, answer, started, failover_reason="")
-        except _RegionFailed as failed:
-            primary_error = failed.cause
-        logger.warning("failing over from %s to %s: %s", self.primary_region, self.secondary_region,
-                       _describe(primary_error))
-        self._emitter.count("Failover", self.primary_region)
-        try:
-            answer = self._try_region(self.secondary_region, kwargs)
-        except _RegionFailed as failed:
-            self._emitter.count("BothRegionsFailed", self.secondary_region)
-            raise CrossRegionUnavailableError(self.primary_region, primary_error, self.secondary_region,
-                                              failed.cause) from failed.cause
-        return self._result(self.secondary_region, answer, started, failover_reason=_describe(primary_error))
+        started = self._clock()
+        errors: dict[str, BaseException] = {}
+        for region in (self.primary_region, self.secondary_region):
+            if errors:
+                logger.warning("failing over from %s to %s: %s", self.primary_region, region,
+                               _describe(errors[self.primary_region]))
+                self._emitter.count("Failover", self.primary_region)
+            try:
+                answer = self._try_region(region, kwargs)
+            except _RegionFailed as failed:
+                errors[region] = failed.cause
+                continue
+            return self._result(region, answer, started, errors)
+        for region in self._panic_candidates(errors):
+            logger.warning("panic mode: no circuit breaker admitted the call; calling %s anyway: %s", region,
+                           errors[region])
+            self._emitter.count(f"{self._roles[region]}PanicModeCall", region)
+            try:
+                answer = self._try_region(region, kwargs, panic=True)
+            except _RegionFailed as failed:
+                errors[region] = failed.cause
+                continue
+            return self._result(region, answer, started, errors, panic=True)
+        self._emitter.count("BothRegionsFailed", self.secondary_region)
+        raise CrossRegionUnavailableError(self.primary_region, errors[self.primary_region], self.secondary_region,
+                                          errors[self.secondary_region]) from errors[self.secondary_region]
 
     # internals ------------------------------------------------------------------------------------------
     def _breaker(self, region: str) -> RegionBreaker:
@@ -348,15 +409,26 @@ class CrossRegionClient:
                 self._clients[region] = self._client_factory(region)
             return self._clients[region]
 
-    def _try_region(self, region: str, kwargs: Mapping[str, Any]) -> _Answer:
+    def _panic_candidates(self, errors: Mapping[str, BaseException]) -> list[str]:
+        """Regions their breaker kept out of this call although their latest call answered (slowly), the one
+        that failed least recently first (the primary on a tie). Regions that are down are never candidates."""
+        ranked = []
+        for order, region in enumerate((self.primary_region, self.secondary_region)):
+            rank = self._breakers[region].panic_rank()
+            if isinstance(errors.get(region), BreakerOpenError) and rank is not None:
+                ranked.append((rank, order, region))
+        return [region for _, _, region in sorted(ranked)]
+
+    def _try_region(self, region: str, kwargs: Mapping[str, Any], *, panic: bool = False) -> _Answer:
+        """Call one region. ``panic``: call it even when its breaker does not admit the call."""
         breaker = self._breakers[region]
         permit = breaker.admit()
-        if permit is None:
-            raise _RegionFailed(BreakerOpenError(region, breaker.state))
+        if permit is None and not panic:
+            raise _RegionFailed(BreakerOpenError(region, breaker.state, down=breaker.down))
         verdict_given = False
         try:
             client = self._client(region)
-            call_started = time.perf_counter()
+            call_started = self._clock()
             try:
                 response = client.invoke_endpoint(EndpointName=self._endpoint_names[region], **kwargs)
                 body = response["Body"].read()
@@ -369,7 +441,7 @@ class CrossRegionClient:
                     breaker.record(permit, None)  # the region answered; the request was at fault
                     verdict_given = True
                 raise
-            latency_ms = (time.perf_counter() - call_started) * 1000
+            latency_ms = (self._clock() - call_started) * 1000
             slow = latency_ms > self._latency_threshold_ms
             breaker.record(permit, SlowResponseError(region, latency_ms, self._latency_threshold_ms) if slow else None)
             verdict_given = True
@@ -384,18 +456,22 @@ class CrossRegionClient:
             slow=slow,
         )
 
-    def _result(self, region: str, answer: _Answer, started: float, failover_reason: str) -> InvocationResult:
+    def _result(self, region: str, answer: _Answer, started: float, errors: Mapping[str, BaseException],
+                panic: bool = False) -> InvocationResult:
+        primary_error = errors.get(self.primary_region)
         return InvocationResult(
             body=answer.body,
             content_type=answer.content_type,
             region=region,
             failover=region != self.primary_region,
-            latency_ms=(time.perf_counter() - started) * 1000,
+            latency_ms=(self._clock() - started) * 1000,
             endpoint_name=self._endpoint_names[region],
             invoked_production_variant=answer.invoked_production_variant,
             custom_attributes=answer.custom_attributes,
             slow=answer.slow,
-            failover_reason=failover_reason,
+            failover_reason=_describe(primary_error) if primary_error is not None and region != self.primary_region
+            else "",
+            panic=panic,
         )
 
     def _breaker_changed(self, region: str, old: str, new: str) -> None:

@@ -18,6 +18,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -32,16 +33,18 @@ _RUNTIME_ERROR_STATUS = {
     "ServiceUnavailable": 503,
     "InternalDependencyException": 530,
 }
-BEHAVIOR_KINDS = ("ok", "error", "slow", "close", "truncate")
+BEHAVIOR_KINDS = ("ok", "error", "slow", "hold", "close", "truncate")
+HOLD_LIMIT_S = 30.0  # a held request is answered at the latest after this, so a failing test cannot hang
 
 
 @dataclass(frozen=True)
 class Behavior:
     """What the fake region does with the next requests.
 
-    kind: ``ok`` answers at once; ``slow`` answers after ``delay_s``; ``error`` answers ``error_code`` with its
-    real HTTP status; ``close`` drops the connection without an answer; ``truncate`` sends the headers and half
-    the announced body, then drops the connection.
+    kind: ``ok`` answers at once; ``slow`` answers after ``delay_s``; ``hold`` answers once
+    :meth:`FakeSageMakerRuntime.release_held` is called (a test decides when a request finishes, instead of
+    racing a delay); ``error`` answers ``error_code`` with its real HTTP status; ``close`` drops the connection
+    without an answer; ``truncate`` sends the headers and half the announced body, then drops the connection.
     """
 
     kind: str = "ok"
@@ -112,6 +115,11 @@ class _Handler(BaseHTTPRequestHandler):
         if behavior.kind == "slow" and owner._stopping.wait(behavior.delay_s):
             self.close_connection = True
             return
+        if behavior.kind == "hold":
+            owner._released.wait(HOLD_LIMIT_S)
+            if owner._stopping.is_set():
+                self.close_connection = True
+                return
         if behavior.kind == "error":
             status = _RUNTIME_ERROR_STATUS[behavior.error_code]
             self._send_error(status, behavior.error_code, f"{behavior.error_code} injected by the fake region")
@@ -181,6 +189,7 @@ class FakeSageMakerRuntime:
         self._requests: list[ReceivedRequest] = []
         self._connections: set[socket.socket] = set()
         self._stopping = threading.Event()
+        self._released = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         # While "refusing", the port stays bound (not listening: connects get ECONNREFUSED), so no other
@@ -194,6 +203,7 @@ class FakeSageMakerRuntime:
 
     def __exit__(self, *exc: object) -> None:
         self._stopping.set()
+        self._released.set()
         self.refuse_connections()
         self._release_placeholder()
 
@@ -252,6 +262,12 @@ class FakeSageMakerRuntime:
     def set_behavior(self, behavior: Behavior) -> None:
         with self._lock:
             self._behavior = behavior
+            if behavior.kind == "hold":
+                self._released.clear()
+
+    def release_held(self) -> None:
+        """Answer every request held by the ``hold`` behavior (and any that arrives while it is set)."""
+        self._released.set()
 
     @property
     def requests(self) -> list[ReceivedRequest]:
@@ -275,16 +291,37 @@ class FakeSageMakerRuntime:
             self._connections.discard(conn)
 
 
-class RecordingMetrics:
-    """A Powertools-Metrics-shaped sink (``add_metric``) that keeps what was counted, and when."""
+class ManualClock:
+    """A monotonic clock (seconds) that moves only when told to: pass it as ``CrossRegionClient(clock=...)`` so
+    reset periods and latencies are whatever the test says, however loaded the machine is."""
 
-    def __init__(self) -> None:
+    def __init__(self, start: float = 1000.0) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"a monotonic clock cannot go back, got advance({seconds})")
+        with self._lock:
+            self._now += seconds
+
+
+class RecordingMetrics:
+    """A Powertools-Metrics-shaped sink (``add_metric``) that keeps what was counted, and when (by ``clock``:
+    pass the client's own clock when it is not the real one)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.events: list[tuple[str, float]] = []
+        self._clock = clock
         self._lock = threading.Lock()
 
     def add_metric(self, name: str, unit: object, value: float) -> None:
         with self._lock:
-            self.events.append((name, time.monotonic()))
+            self.events.append((name, self._clock()))
 
     @property
     def names(self) -> list[str]:

@@ -59,11 +59,8 @@ def waiting_batch_execution(workflow, name: str) -> tuple[str, str]:
     execution = workflow.start(name, {"mode": "batch"})
     workflow.wait_for_state(execution, "BatchTransform")
     job_name = transform_job_name("ml-inference-local", execution)
-    for _ in range(200):
-        if token_item(job_name):
-            return execution, job_name
-        __import__("time").sleep(0.02)
-    raise AssertionError("no token stored")
+    harness.wait_until(lambda: token_item(job_name), f"the task token of {job_name}")
+    return execution, job_name
 
 
 def test_start_batch_stores_the_token_with_its_home_region_and_a_ttl(workflow):

@@ -66,10 +66,9 @@ def test_state_machine_from_definition_with_substitutions_is_executable(cfn):
     sfn = boto3.client("stepfunctions", region_name=REGION)
     (machine,) = sfn.list_state_machines()["stateMachines"]
     execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="one")
-    for _ in range(100):
-        described = sfn.describe_execution(executionArn=execution["executionArn"])
-        if described["status"] != "RUNNING":
-            break
+    deadline = time.monotonic() + 120  # an upper bound only: the loop ends as soon as the execution does
+    while (described := sfn.describe_execution(executionArn=execution["executionArn"]))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the execution was still RUNNING after 120 s"
         time.sleep(0.02)
     assert described["status"] == "SUCCEEDED" and json.loads(described["output"]) == {"greeting": "hello"}
 
