@@ -60,7 +60,7 @@ compliance: install ## Project guard rules + every AWS Control Tower proactive c
 pytest: install ## pytest with coverage on all cores (fails under 85% for src/)
 	@echo "==> pytest: unit, property, moto integration and template tests"
 	@# Two workers: the suite has real Step Functions retry waits that overlap well.
-	@$(BIN)/pytest -n auto --dist loadgroup
+	@$(BIN)/pytest -n auto
 
 workflows: install ## GitHub workflow checks: JSON schema and zizmor (offline)
 	@echo "==> workflows: check-jsonschema + zizmor --offline on $(words $(WORKFLOWS)) workflows"

@@ -5,7 +5,7 @@ checks pass, and every execution path finishes in seconds -- provisioned/serverl
 transform job transforms, its state-change event reaches BatchCallback through EventBridge), the
 fallback from a failing endpoint to batch, a failing transform job, StopExecution, and a non-ASCII key.
 Executions run in moto's Step Functions interpreter with the project's handlers in-process
-(inference_platform_ops.emulator.lambdas). One deploy for the module: its tests stay on one xdist worker.
+(inference_platform_ops.emulator.lambdas). One deploy for the module (per xdist worker that runs its tests).
 """
 
 from __future__ import annotations
@@ -27,11 +27,8 @@ from tests.helpers import DEPLOY_BROKEN as BROKEN
 from tests.helpers import DEPLOY_TEMPLATES as TEMPLATES
 from tests.helpers import free_port
 
-pytestmark = [
-    # moto warns for every resource type it skips; the deploy reports those itself (asserted below).
-    pytest.mark.filterwarnings("ignore:Tried to parse AWS:UserWarning"),
-    pytest.mark.xdist_group("local_deployment"),
-]
+# moto warns for every resource type it skips; the deploy reports those itself (asserted below).
+pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS:UserWarning")
 REGION = "us-east-1"
 INPUT_BUCKET = "ml-inference-local-input"
 
@@ -71,8 +68,10 @@ def inputs(endpoint):
         s3.create_bucket(Bucket=INPUT_BUCKET)
 
     def clear() -> None:
-        for item in s3.list_objects_v2(Bucket=INPUT_BUCKET).get("Contents", []):
-            s3.delete_object(Bucket=INPUT_BUCKET, Key=item["Key"])
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=INPUT_BUCKET):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                s3.delete_objects(Bucket=INPUT_BUCKET, Delete={"Objects": keys, "Quiet": True})
 
     def put(files: dict[str, bytes]) -> list[str]:
         for key, body in files.items():
