@@ -60,6 +60,9 @@ PARAMETERS = {
     "AlarmTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:ml-inference-local-alarms",
     "VpcSubnetIds": "",
     "VpcSecurityGroupIds": "",
+    "ProvisionedInferenceComponentName": "",
+    "ExpressMaxFiles": "100",
+    "RoutingPolicy": "business-hours",
 }
 FUNCTIONS = ("RouteFunction", "InvokeFunction", "StartBatchFunction", "BatchCallbackFunction")
 _SUB = re.compile(r"\$\{([A-Za-z0-9:.]+)\}")
@@ -112,6 +115,7 @@ class DeployedWorkflow:
     physical: dict[str, str] = field(default_factory=dict)
     pipeline_arn: str = ""
     invoke_files_arn: str = ""
+    request_arn: str = ""  # the Express front door
 
     @property
     def sfn(self) -> Any:
@@ -119,6 +123,11 @@ class DeployedWorkflow:
 
     def start(self, name: str, request: dict | None = None) -> str:
         return self.sfn.start_execution(stateMachineArn=self.pipeline_arn, name=name,
+                                        input=json.dumps(request or {}))["executionArn"]
+
+    def request(self, name: str, request: dict | None = None) -> str:
+        """Start the Express front door (asynchronously, as EventBridge or an API would)."""
+        return self.sfn.start_execution(stateMachineArn=self.request_arn, name=name,
                                         input=json.dumps(request or {}))["executionArn"]
 
     def wait(self, execution_arn: str, until_not: str = "RUNNING") -> dict:
@@ -206,7 +215,8 @@ def deploy(parameters: dict[str, str] | None = None, patch_definition: Any = Non
         deployed.physical[f"{logical}.Arn"] = created["FunctionArn"]
 
     sfn = aws("stepfunctions")
-    for logical in ("InvokeFilesStateMachine", "InferencePipeline"):
+    for logical in ("InvokeFilesStateMachine", "InferencePipeline", "InvokeFileSetStateMachine",
+                    "RequestStateMachine"):
         props = resources[logical]["Properties"]
         substitutions = resolve(props["DefinitionSubstitutions"], params, deployed.physical)
         definition = substitute(copy.deepcopy(props["Definition"]), substitutions)
@@ -218,6 +228,7 @@ def deploy(parameters: dict[str, str] | None = None, patch_definition: Any = Non
         deployed.physical[logical] = arn
     deployed.pipeline_arn = deployed.physical["InferencePipeline"]
     deployed.invoke_files_arn = deployed.physical["InvokeFilesStateMachine"]
+    deployed.request_arn = deployed.physical["RequestStateMachine"]
     return deployed
 
 

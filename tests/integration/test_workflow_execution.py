@@ -259,3 +259,135 @@ def wait_for_transform_job() -> dict:
     jobs = harness.wait_until(transform_jobs, "a transform job")
     assert len(jobs) == 1, jobs
     return jobs[0]
+
+
+# --- the Express front door and its per-file path -------------------------------------------------------
+
+
+def pipeline_executions(workflow) -> list[dict]:
+    return workflow.sfn.list_executions(stateMachineArn=workflow.pipeline_arn)["executions"]
+
+
+def invoke_as_the_child(workflow, key: str, request: str) -> dict:
+    """What a file set (or a map child) still in flight does: invoke one file for ``request``."""
+    response = harness.aws("lambda").invoke(
+        FunctionName=workflow.physical["InvokeFunction"],
+        Payload=json.dumps({"key": key, "target": "serverless", "request": request, "attempt": 0}).encode())
+    return json.loads(response["Payload"].read())
+
+
+def test_front_door_runs_a_small_real_time_request_in_express_only(script):
+    """A serverless request of 3 files: the Express front door routes it and runs the Express file set;
+    no Standard execution (no state transition billed) is started."""
+    workflow = harness.deploy()
+    keys = harness.put_inputs(3)
+    execution = workflow.request("front-serverless", {"mode": "serverless"})
+
+    described = workflow.wait(execution)
+
+    assert described["status"] == "SUCCEEDED", described
+    states = entered_states(workflow.history(execution))
+    assert states[-3:] == ["RunRealTime", "RealTimeSucceeded", "Done"]
+    output = json.loads(described["output"])
+    assert output["inference"]["status"] == "SUCCEEDED" and "-invoke-file-set:" in output["inference"]["execution_arn"]
+    assert sorted(output["route"]["keys"]) == sorted(keys)
+    assert sorted(s3_objects("output/file-")) == sorted(k.replace("input/", "output/") + ".out" for k in keys)
+    assert script.calls_to(SERVERLESS) == 3
+    assert pipeline_executions(workflow) == []
+
+
+def test_front_door_hands_batch_work_to_the_standard_pipeline_by_name(script):
+    """Batch needs a task token, which Express cannot wait for: the front door starts InferencePipeline with
+    the request itself, named after the front door's execution (a repeated delivery starts nothing new)."""
+    workflow = harness.deploy()
+    harness.put_inputs(2)
+    execution = workflow.request("front-batch", {"mode": "batch"})
+
+    described = workflow.wait(execution)
+
+    assert described["status"] == "SUCCEEDED", described
+    assert entered_states(workflow.history(execution))[-2:] == ["HandOverToPipeline", "HandedOver"]
+    [handed] = pipeline_executions(workflow)
+    assert handed["name"] == "front-batch"
+    assert json.loads(described["output"])["handed_over"]["execution_arn"] == handed["executionArn"]
+    workflow.wait_for_state(handed["executionArn"], "BatchTransform")
+    assert json.loads(workflow.sfn.describe_execution(executionArn=handed["executionArn"])["input"]) == {
+        "mode": "batch"}
+    assert script.calls == []
+
+
+def test_front_door_fallback_makes_the_replaced_run_inert(script):
+    """The file set fails (model never ready): the front door hands the request to the pipeline as batch,
+    naming the run it replaces. StartBatch marks that run cancelled before creating the job, so a file the
+    run still had in flight (Express runs cannot be stopped) invokes but writes nothing."""
+    script.outcomes[SERVERLESS] = [Outcome.model_not_ready()] * 3
+    workflow = harness.deploy()
+    harness.put_inputs(1)
+    execution = workflow.request("front-fallback", {"mode": "serverless"})
+
+    assert workflow.wait(execution)["status"] == "SUCCEEDED"
+    assert "FileSetFailed" in entered_states(workflow.history(execution))
+    [handed] = pipeline_executions(workflow)
+    handed_input = json.loads(workflow.sfn.describe_execution(executionArn=handed["executionArn"])["input"])
+    assert (handed_input["mode"], handed_input["replaces"]) == ("batch", "front-fallback")
+    assert handed_input["fallback_reason"]["Error"] == "FileSetFailed"
+    workflow.wait_for_state(handed["executionArn"], "BatchTransform")
+    wait_for_transform_job()
+
+    late = invoke_as_the_child(workflow, "input/file-0000.json", request="front-fallback")
+
+    assert late["cancelled"] is True and late["output_key"] is None
+    assert s3_objects("output/file-") == {}
+    fresh = invoke_as_the_child(workflow, "input/file-0000.json", request="another-request")
+    assert fresh["output_key"] == "output/file-0000.json.out"  # only the replaced request is cancelled
+
+
+def test_an_item_delivered_twice_leaves_one_output(script):
+    """Express is at-least-once: running the same item twice calls the endpoint twice but leaves exactly one
+    output object, with the same content, and nothing else (no second object, no table item)."""
+    workflow = harness.deploy()
+    harness.put_inputs(1)
+    run = {"keys": ["input/file-0000.json"], "target": "serverless", "request": "twice"}
+    file_set = workflow.physical["InvokeFileSetStateMachine"]
+    bodies = []
+    for attempt in ("first", "again"):
+        execution = workflow.sfn.start_execution(stateMachineArn=file_set, name=f"twice-{attempt}",
+                                                 input=json.dumps(run))["executionArn"]
+        assert workflow.wait(execution)["status"] == "SUCCEEDED"
+        bodies.append(harness.aws("s3").get_object(Bucket=BUCKET, Key="output/file-0000.json.out")["Body"].read())
+
+    assert script.calls_to(SERVERLESS) == 2
+    assert list(s3_objects("output/")) == ["output/file-0000.json.out"]
+    assert bodies[0] == bodies[1]
+    table = harness.aws("dynamodb").scan(TableName=harness.PARAMETERS["StateTableName"])
+    assert table["Items"] == []
+
+
+def test_standard_fallback_stops_its_run_and_marks_it_cancelled(script):
+    """The pipeline's own fallback (task timeout shortened to 1 s) while its run waits to retry a cold start:
+    StartBatch stops that run (named after the request) and marks the request cancelled, so the run starts
+    no more files and a file still in flight writes nothing."""
+    def short_timeout_long_retry(logical: str, definition: dict) -> None:
+        if logical == "InferencePipeline":
+            definition["States"]["ServerlessInference"]["TimeoutSeconds"] = 1
+        if logical == "InvokeFilesStateMachine":  # a 30 s wait: the run is surely still waiting when it is stopped
+            invoke = definition["States"]["InvokeEachFile"]["ItemProcessor"]["States"]["Invoke"]
+            invoke["Retry"][0]["IntervalSeconds"] = 30
+
+    script.outcomes[SERVERLESS] = [Outcome.model_not_ready()]  # then the retry wait: the run is still going
+    workflow = harness.deploy(patch_definition=short_timeout_long_retry)
+    harness.put_inputs(1)
+    execution = workflow.start("cold-standard", {"mode": "serverless"})
+    workflow.wait_for_state(execution, "BatchTransform")
+    wait_for_transform_job()
+
+    run_arn = workflow.invoke_files_arn.replace(":stateMachine:", ":execution:") + ":cold-standard"
+    # Stopped by StartBatch, not left to retry (moto reports a run stopped in a retry wait as FAILED).
+    assert workflow.wait(run_arn)["status"] in {"ABORTED", "FAILED"}
+    assert script.calls_to(SERVERLESS) == 1  # the cold start only: the stopped run made no further attempt
+    marker = harness.aws("dynamodb").get_item(TableName=harness.PARAMETERS["StateTableName"],
+                                              Key={"pk": {"S": "request#cold-standard"}, "sk": {"S": "cancelled"}})
+    assert "States.Timeout" in marker["Item"]["reason"]["S"]
+    assert invoke_as_the_child(workflow, "input/file-0000.json", request="cold-standard")["cancelled"] is True
+    assert s3_objects("output/file-") == {}
+    assert script.calls_to(SERVERLESS) == 2  # the one cold start, and the late file above (which wrote nothing)

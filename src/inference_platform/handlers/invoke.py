@@ -12,7 +12,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from inference_platform.resilience.cross_region import CrossRegionClient, default_client_factory
-from inference_platform.shared.clients import ClientOptions, client, current_region
+from inference_platform.shared.clients import ClientOptions, client, current_region, table
+from inference_platform.workflow.cancellation import is_cancelled
 from inference_platform.workflow.config import InvokeConfig
 from inference_platform.workflow.invocation import (
     AttemptRecord,
@@ -45,17 +46,21 @@ def _invoker(config: InvokeConfig, target: str) -> EndpointInvoker:
     # Single region when no secondary is configured, when this stack IS the secondary, or when the
     # secondary's endpoint name is unknown: names are generated per region, so the primary's name
     # must never be sent to the other region.
+    component = config.inference_components.get(target, "")
     if not config.secondary_region or config.secondary_region == region or not secondary_endpoint:
         return single_region_invoker(client("sagemaker-runtime", region, _runtime_options(config.read_timeout_s)),
-                                     endpoint, region)
-    key = (region, config.secondary_region, endpoint, secondary_endpoint)
+                                     endpoint, region, inference_component=component)
+    key = (region, config.secondary_region, endpoint, secondary_endpoint, component)
     if key not in _CROSS_REGION:
+        # The secondary's endpoint is called without the component: a tier 2 standby is serverless (and a
+        # component's name is never assumed to exist in the other region).
         _CROSS_REGION[key] = CrossRegionClient(
             primary_region=region,
             secondary_region=config.secondary_region,
             endpoint_names={region: endpoint, config.secondary_region: secondary_endpoint},
             client_factory=default_client_factory(read_timeout=float(config.read_timeout_s), max_attempts=1),
             metrics=metrics,
+            inference_components={region: component},
         )
     return cross_region_invoker(_CROSS_REGION[key])
 
@@ -77,10 +82,14 @@ def handler(event: dict, context: Any) -> dict:
     target = event.get("target")
     if target not in TARGETS:
         raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
+    request = event.get("request")
+    cancelled = (lambda: is_cancelled(table(config.state_table), str(request))) if request and config.state_table \
+        else (lambda: False)
     result = invoke_file(
         client("s3"), config.input_location, input_prefix=config.input_prefix, output_prefix=config.output_prefix,
         key=event.get("key"), content_type=config.content_type, invoker=_invoker(config, target),
         record=lambda attempt: record_attempt(attempt, target), attempt=int(event.get("attempt", 0)),
+        cancelled=cancelled,
     )
     logger.info("invoked", extra=result)
     return result

@@ -328,12 +328,19 @@ class CrossRegionClient:
         metrics: MetricsSink | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
+        inference_components: dict[str, str] | None = None,
     ) -> None:
+        """``inference_components`` (optional): region -> inference component to name in that region's calls
+        (a scale-to-zero endpoint); a region without one is called without ``InferenceComponentName``."""
         _validate(primary_region, secondary_region, endpoint_names, failure_threshold=failure_threshold,
                   reset_timeout_s=reset_timeout_s, latency_threshold_ms=latency_threshold_ms)
         self.primary_region = primary_region
         self.secondary_region = secondary_region
         self._endpoint_names = {r: endpoint_names[r] for r in (primary_region, secondary_region)}
+        self._components = {r: name for r, name in (inference_components or {}).items() if name}
+        unknown = set(self._components) - set(self._endpoint_names)
+        if unknown:
+            raise ValueError(f"inference_components names regions this client does not know: {sorted(unknown)}")
         self._client_factory = client_factory
         self._latency_threshold_ms = float(latency_threshold_ms)
         self._clock = clock
@@ -366,9 +373,9 @@ class CrossRegionClient:
         :class:`CrossRegionUnavailableError` when every region failed this call or is down (its breaker open
         after a hard failure).
         """
-        if "EndpointName" in kwargs:
-            raise ValueError("invoke_endpoint: do not pass EndpointName; the client uses the endpoint name "
-                             f"configured for each region: {self._endpoint_names}")
+        if "EndpointName" in kwargs or "InferenceComponentName" in kwargs:
+            raise ValueError("invoke_endpoint: do not pass EndpointName or InferenceComponentName; the client uses "
+                             f"the names configured for each region: {self._endpoint_names}, {self._components}")
         started = self._clock()
         errors: dict[str, BaseException] = {}
         for region in (self.primary_region, self.secondary_region):
@@ -430,7 +437,8 @@ class CrossRegionClient:
             client = self._client(region)
             call_started = self._clock()
             try:
-                response = client.invoke_endpoint(EndpointName=self._endpoint_names[region], **kwargs)
+                component = {"InferenceComponentName": self._components[region]} if region in self._components else {}
+                response = client.invoke_endpoint(EndpointName=self._endpoint_names[region], **component, **kwargs)
                 body = response["Body"].read()
             except Exception as exc:
                 if is_region_failure(exc):

@@ -16,8 +16,10 @@ PRICED_SECTIONS = (
     "sagemaker_instance_hour",
     "sagemaker_batch_transform_instance_hour",
     "sagemaker_serverless",
+    "sagemaker_serverless_provisioned_concurrency",
     "lambda",
     "step_functions_standard",
+    "step_functions_express",
     "dynamodb_on_demand",
     "cloudwatch",
 )
@@ -71,6 +73,23 @@ def serverless_second_price(region: str, memory_mb: int) -> float:
     return float(table[str(memory_mb)])
 
 
+def _by_memory(section: str, key: str, region: str, memory_mb: int) -> float:
+    table = _region_table(section, region)
+    if key not in table:
+        raise KeyError(f"no {section} price {key!r} for {region} in data/prices.json")
+    if str(memory_mb) not in table[key]:
+        raise KeyError(f"no {section} {key} price for memory {memory_mb} MB in {region} in data/prices.json "
+                       f"(have: {', '.join(table[key])})")
+    return float(table[key][str(memory_mb)])
+
+
+def serverless_provisioned_concurrency_prices(region: str, memory_mb: int) -> tuple[float, float]:
+    """(USD per second per unit of provisioned concurrency, USD per second of compute it serves) at ``memory_mb``."""
+    section = "sagemaker_serverless_provisioned_concurrency"
+    return (_by_memory(section, "provisioned_per_second_by_memory_mb", region, memory_mb),
+            _by_memory(section, "inference_per_second_by_memory_mb", region, memory_mb))
+
+
 def serverless_gb_processed_price(region: str) -> float:
     """Price of one GB of serverless inference data processed (request in + response out)."""
     return _price("sagemaker_serverless", region, "per_gb_processed")
@@ -83,6 +102,8 @@ class PlatformPrices:
     lambda_per_request: float
     lambda_per_gb_second: float
     step_functions_per_transition: float
+    express_per_request: float
+    express_per_gb_second: float
     dynamodb_per_write_unit: float
     dynamodb_per_read_unit: float
     cloudwatch_per_alarm_month: float
@@ -94,6 +115,8 @@ def platform_prices(region: str) -> PlatformPrices:
         lambda_per_request=_price("lambda", region, "per_request"),
         lambda_per_gb_second=_price("lambda", region, "per_gb_second"),
         step_functions_per_transition=_price("step_functions_standard", region, "per_state_transition"),
+        express_per_request=_price("step_functions_express", region, "per_request"),
+        express_per_gb_second=_price("step_functions_express", region, "per_gb_second"),
         dynamodb_per_write_unit=_price("dynamodb_on_demand", region, "per_write_request_unit"),
         dynamodb_per_read_unit=_price("dynamodb_on_demand", region, "per_read_request_unit"),
         cloudwatch_per_alarm_month=_price("cloudwatch", region, "per_alarm_month"),

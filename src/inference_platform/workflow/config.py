@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from inference_platform.shared import settings
 from inference_platform.shared.settings import integer, required, text
@@ -32,6 +32,9 @@ class RouteConfig:
     business_days: tuple[int, ...]
     provisioned_endpoint: str
     serverless_endpoint: str
+    provisioned_inference_component: str = ""  # scale to zero: route there only while it has a copy
+    routing_policy: str = "business-hours"  # or "cost": the hour-of-week plan in the state table
+    state_table: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> RouteConfig:
@@ -50,7 +53,23 @@ class RouteConfig:
             business_days=settings.parse_business_days("BUSINESS_DAYS", text(env, "BUSINESS_DAYS", "MON-FRI")),
             provisioned_endpoint=text(env, "PROVISIONED_ENDPOINT_NAME"),
             serverless_endpoint=text(env, "SERVERLESS_ENDPOINT_NAME"),
+            provisioned_inference_component=text(env, "PROVISIONED_INFERENCE_COMPONENT_NAME"),
+            routing_policy=_routing_policy(env),
+            state_table=_state_table_for_policy(env),
         )
+
+
+ROUTING_POLICIES = ("business-hours", "cost")
+
+
+def _routing_policy(env: Mapping[str, str]) -> str:
+    return settings.one_of("ROUTING_POLICY", text(env, "ROUTING_POLICY", "business-hours"), ROUTING_POLICIES)
+
+
+def _state_table_for_policy(env: Mapping[str, str]) -> str:
+    if _routing_policy(env) == "cost":
+        return required(env, "STATE_TABLE_NAME")  # the plan lives there
+    return text(env, "STATE_TABLE_NAME")
 
 
 @dataclass(frozen=True)
@@ -63,6 +82,8 @@ class InvokeConfig:
     secondary_endpoints: Mapping[str, str]
     content_type: str
     read_timeout_s: int
+    inference_components: Mapping[str, str] = field(default_factory=dict)  # target -> component ("" = none)
+    state_table: str = ""  # where a fallback marks a request cancelled
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> InvokeConfig:
@@ -82,6 +103,8 @@ class InvokeConfig:
             },
             content_type=text(env, "CONTENT_TYPE", "application/json"),
             read_timeout_s=integer(env, "ENDPOINT_READ_TIMEOUT_SECONDS", 65, 1, 900),
+            inference_components={"provisioned": text(env, "PROVISIONED_INFERENCE_COMPONENT_NAME"), "serverless": ""},
+            state_table=text(env, "STATE_TABLE_NAME"),
         )
 
 
@@ -98,6 +121,7 @@ class StartBatchConfig:
     job_name_prefix: str
     token_ttl_days: int
     environment: str
+    invoke_files_execution_prefix: str = ""  # arn:...:execution:<invoke-files state machine>
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> StartBatchConfig:
@@ -114,6 +138,7 @@ class StartBatchConfig:
             job_name_prefix=required(env, "JOB_NAME_PREFIX"),
             token_ttl_days=integer(env, "TOKEN_TTL_DAYS", 7, 1, 365),
             environment=required(env, "ENVIRONMENT"),
+            invoke_files_execution_prefix=text(env, "INVOKE_FILES_EXECUTION_PREFIX"),
         )
 
 

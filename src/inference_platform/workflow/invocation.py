@@ -64,10 +64,15 @@ def is_throttled(exc: BaseException | None) -> bool:
 
 
 def single_region_invoker(runtime: Any, endpoint_name: str, region: str,
-                          clock: Callable[[], float] = time.perf_counter) -> EndpointInvoker:
+                          clock: Callable[[], float] = time.perf_counter, *,
+                          inference_component: str = "") -> EndpointInvoker:
+    """``inference_component``: the component to name on an endpoint that hosts one (scale to zero)."""
+    component = {"InferenceComponentName": inference_component} if inference_component else {}
+
     def invoke(body: bytes, content_type: str) -> EndpointAnswer:
         started = clock()
-        response = runtime.invoke_endpoint(EndpointName=endpoint_name, Body=body, ContentType=content_type)
+        response = runtime.invoke_endpoint(EndpointName=endpoint_name, Body=body, ContentType=content_type,
+                                           **component)
         answer = response["Body"].read()
         return EndpointAnswer(answer, response.get("ContentType", ""), region, False, (clock() - started) * 1000)
 
@@ -110,7 +115,14 @@ class AttemptRecord:
 
 def invoke_file(s3: Any, location: str, *, input_prefix: str, output_prefix: str, key: str, content_type: str,
                 invoker: EndpointInvoker, record: Callable[[AttemptRecord], None], attempt: int = 0,
-                clock: Callable[[], float] = time.perf_counter) -> dict:
+                clock: Callable[[], float] = time.perf_counter,
+                cancelled: Callable[[], bool] = lambda: False) -> dict:
+    """Read ``key``, invoke the endpoint, write ``<output_prefix><relative key>.out``.
+
+    Idempotent, as Express's at-least-once delivery needs: the output key is a function of the input key, so
+    running an item twice rewrites the same object and creates nothing else. ``cancelled()`` is asked just
+    before the write: a request whose real-time run was replaced by the batch fallback writes nothing more.
+    """
     if not key or not isinstance(key, str):
         raise ValueError(f"key must be a non-empty string, got {key!r}")
     if not is_input_file(key, output_prefix):
@@ -129,6 +141,8 @@ def invoke_file(s3: Any, location: str, *, input_prefix: str, output_prefix: str
             raise EndpointThrottledException(f"endpoint throttled the call for {key}: {exc}") from exc
         raise
     record(AttemptRecord(answer.latency_ms, True))
+    if cancelled():
+        return {"key": key, "output_key": None, "cancelled": True, "attempt": attempt}
     out_key = output_key(input_prefix, output_prefix, key)
     s3.put_object(Bucket=location, Key=out_key, Body=answer.body, ContentType=answer.content_type or content_type,
                   Metadata={"source-key": metadata_key(key), "region": answer.region,

@@ -29,6 +29,10 @@ class RoutingContext:
     is_business_hours: bool
     provisioned_enabled: bool = True
     serverless_enabled: bool = True
+    # RoutingPolicy cost: the hour-of-week plan's path for this hour (a strategy value), or None for the
+    # default business-hours rule. It replaces only the business-hours rule: forced modes and the batch
+    # threshold still win, and a disabled path still falls back.
+    planned_strategy: str | None = None
 
     def validate(self) -> None:
         for name in ("file_count", "batch_threshold", "current_hour"):
@@ -46,6 +50,9 @@ class RoutingContext:
         for name in ("is_business_hours", "provisioned_enabled", "serverless_enabled"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be a boolean, got {getattr(self, name)!r}")
+        if self.planned_strategy is not None and self.planned_strategy not in {s.value for s in InferenceStrategy}:
+            raise ValueError(f"planned_strategy must be None or one of "
+                             f"{', '.join(s.value for s in InferenceStrategy)}, got {self.planned_strategy!r}")
 
 
 _FORCED = {
@@ -70,6 +77,8 @@ def resolve_inference_strategy(ctx: RoutingContext) -> InferenceStrategy:
         preferred = _FORCED[ctx.requested_mode]
     elif ctx.file_count >= ctx.batch_threshold:
         preferred = InferenceStrategy.BATCH_TRANSFORM
+    elif ctx.planned_strategy is not None:
+        preferred = InferenceStrategy(ctx.planned_strategy)
     elif ctx.is_business_hours:
         preferred = InferenceStrategy.PROVISIONED_ENDPOINT
     else:

@@ -1,4 +1,4 @@
-"""PNG chart of one simulated week: traffic, provisioned capacity and cost per hour for each plan."""
+"""PNG chart of one simulated week: traffic, provisioned capacity and cost per hour for every policy."""
 
 from __future__ import annotations
 
@@ -10,17 +10,20 @@ from matplotlib.dates import DateFormatter, DayLocator
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator  # the object API renders with Agg, no pyplot or display needed
 
+from inference_platform_ops.cost.policies import POLICY_LABELS
 from inference_platform_ops.cost.trace_sim import Simulation
 
 WEEK_HOURS = 169  # a week has 169 hours when the clocks go back
 
-_SERIES = (  # plan, label, colour, line style
-    ("always_on", "always on at peak", "#c0392b", "-"),
-    ("scheduled", "schedule alone", "#2471a3", "--"),
-    ("right_sized", "right-sized every hour", "#b9770e", "-."),
-    ("platform", "platform (router + schedule)", "#1e8449", "-"),
-    ("oracle", "hour-by-hour oracle (0 instances = serverless)", "#7d3c98", ":"),
-)
+_STYLES = {  # policy -> colour, line style
+    "always_on": ("#c0392b", "-"),
+    "seed_schedule": ("#2471a3", "--"),
+    "seed_scale_to_zero": ("#17a589", "-"),
+    "cost_policy": ("#1e8449", "-."),
+    "serverless_only": ("#b9770e", ":"),
+    "oracle": ("#7d3c98", ":"),
+    "constrained_oracle": ("#6c3483", "--"),
+}
 
 
 def _business_spans(sim: Simulation) -> list[tuple]:
@@ -42,8 +45,8 @@ def write_week_chart(sim: Simulation, path: Path) -> Path:
     hours = sim.hours[:WEEK_HOURS]
     zone = ZoneInfo(sim.config.window.timezone)
     times = [h.start_utc.astimezone(zone) for h in hours]
-    fig = Figure(figsize=(13, 9))
-    traffic, capacity, cost = fig.subplots(3, 1, sharex=True, height_ratios=(1, 1, 1.3))
+    fig = Figure(figsize=(13, 10))
+    traffic, capacity, cost = fig.subplots(3, 1, sharex=True, height_ratios=(1, 1, 1.5))
     title = (
         f"{sim.config.environment or 'environment'}: one week of '{sim.config.traffic_profile}' traffic "
         f"({sim.config.instance_type}, serverless {sim.config.serverless_memory_mb} MB, "
@@ -60,20 +63,23 @@ def write_week_chart(sim: Simulation, path: Path) -> Path:
     traffic.step(times, [h.requests for h in hours], where="post", color="#34495e", lw=1.2)
     traffic.set_ylabel("requests / hour")
     serverless = [h.platform_serverless_requests for h in hours]
-    traffic.fill_between(times, serverless, step="post", color="#f5b041", alpha=0.6, label="routed to serverless")
+    traffic.fill_between(times, serverless, step="post", color="#f5b041", alpha=0.6,
+                         label="routed to serverless today")
 
-    for plan, label, colour, style in _SERIES:
-        capacity.step(times, [getattr(h, f"{plan}_instances") for h in hours], where="post",
-                      color=colour, ls=style, lw=1.6, label=label)
-        total = sim.monthly(plan)
-        cost.step(times, [h.cost(plan) for h in hours], where="post", color=colour, ls=style, lw=1.6,
+    for name, label in POLICY_LABELS.items():
+        policy = sim.policies[name]
+        colour, style = _STYLES[name]
+        capacity.step(times, policy.hourly_instances[:WEEK_HOURS], where="post", color=colour, ls=style, lw=1.5,
+                      label=label)
+        total = policy.total / sim.months
+        cost.step(times, policy.hourly_cost[:WEEK_HOURS], where="post", color=colour, ls=style, lw=1.5,
                   label=f"{label}: ${total:,.0f}/month")
-    capacity.set_ylabel("provisioned instances")
+    capacity.set_ylabel("instance-hours")
     capacity.yaxis.set_major_locator(MaxNLocator(integer=True))
-    cost.set_ylabel("USD / hour")
+    cost.set_ylabel("endpoint USD / hour")
     for axis in (traffic, capacity, cost):  # head-room above the tallest line so the legend covers nothing
-        axis.set_ylim(0, max(axis.get_ylim()[1], 1e-9) * 1.45)
-        axis.legend(loc="upper right", fontsize=8, ncol=3 if axis is not traffic else 1)
+        axis.set_ylim(0, max(axis.get_ylim()[1], 1e-9) * 1.6)
+        axis.legend(loc="upper right", fontsize=7, ncol=3 if axis is not traffic else 1)
     cost.xaxis.set_major_locator(DayLocator(tz=zone))
     cost.xaxis.set_major_formatter(DateFormatter("%a %d %b", tz=zone))
     cost.set_xlabel(f"local time ({sim.config.window.timezone}); shaded: business hours")

@@ -23,6 +23,8 @@ SECONDS_PER_HOUR = 3600
 KB_PER_GB = 1024 * 1024
 SERVERLESS_MEMORY_SIZES = (1024, 2048, 3072, 4096, 5120, 6144)
 SERVERLESS_TIMEOUT_MS = 60_000  # a serverless container must answer within 60 s
+ROUTING_POLICIES = ("business-hours", "cost")
+SCALE_TO_ZERO_SCHEDULES = ("business-hours", "on-demand")
 
 _CRON = re.compile(r"^cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)$")
 
@@ -134,6 +136,13 @@ class _Reader:
             return False
         return value == "true"
 
+    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
+        value = self._get("Parameters", name, default)
+        if value not in allowed:
+            self.errors.append(f"{self.source}: Parameters.{name} must be one of {', '.join(allowed)}, got {value!r}")
+            return default
+        return value
+
     def number(
         self,
         name: str,
@@ -177,12 +186,18 @@ class CostConfig:
     invocations_per_instance_per_minute: float
     serverless_memory_mb: int
     serverless_max_concurrency: int
+    serverless_provisioned_concurrency: int
     batch_threshold: int
     transform_instance_type: str
     transform_instance_count: int
     traffic_profile: str
     model_latency_ms: float
     payload_kb: float
+    scale_to_zero_enabled: bool = False
+    wake_lead_minutes: int = 15
+    scale_to_zero_schedule: str = "business-hours"
+    routing_policy: str = "business-hours"
+    cold_start_budget_per_month: float = 0.0
     warnings: tuple[str, ...] = ()
 
     @property
@@ -221,9 +236,7 @@ class CostConfig:
         except ConfigError as exc:
             read.errors.append(str(exc))
             timezone = "UTC"
-        warnings = []
-        if str(read.parameters.get("ServerlessProvisionedConcurrency", "0")) not in ("", "0"):
-            warnings.append("ServerlessProvisionedConcurrency is set; provisioned concurrency is not priced here")
+        warnings: list[str] = []
         window = _business_window(read, timezone)
         instance_count = int(read.number("InitialInstanceCount", low=1, high=100, default="1"))
         business = CapacityBounds(
@@ -241,6 +254,11 @@ class CostConfig:
         if memory % 1024:
             read.errors.append(f"{source}: Parameters.ServerlessMemorySizeInMB must be a 1024 multiple, got {memory}")
         instance_type = read.text("InstanceType", "ml.m5.large")
+        max_concurrency = int(read.number("ServerlessMaxConcurrency", low=1, high=200, default="50"))
+        provisioned_concurrency = int(read.number("ServerlessProvisionedConcurrency", low=0, high=200, default="0"))
+        if provisioned_concurrency > max_concurrency:
+            read.errors.append(f"{source}: Parameters.ServerlessProvisionedConcurrency {provisioned_concurrency} is "
+                               f"above ServerlessMaxConcurrency {max_concurrency}")
         result = cls(
             environment=str(config.get("Environment", "")),
             region=region if isinstance(region, str) else "",
@@ -256,7 +274,8 @@ class CostConfig:
                 "TargetInvocationsPerInstance", low=1, high=100_000, default="70", convert=float
             ),
             serverless_memory_mb=memory,
-            serverless_max_concurrency=int(read.number("ServerlessMaxConcurrency", low=1, high=200, default="50")),
+            serverless_max_concurrency=max_concurrency,
+            serverless_provisioned_concurrency=provisioned_concurrency,
             batch_threshold=int(read.number("BatchThreshold", low=1, high=1_000_000, default="1000")),
             transform_instance_type=read.text("TransformInstanceType", instance_type or "ml.m5.large"),
             transform_instance_count=int(read.number("TransformInstanceCount", low=1, high=100, default="1")),
@@ -265,6 +284,13 @@ class CostConfig:
                 "ModelLatencyMs", low=1, high=SERVERLESS_TIMEOUT_MS, section="CostProfile", convert=float
             ),
             payload_kb=read.number("PayloadKb", low=0, high=4096, section="CostProfile", convert=float),
+            scale_to_zero_enabled=read.flag("EnableScaleToZero"),
+            wake_lead_minutes=int(read.number("ScaleToZeroWakeLeadMinutes", low=1, high=60, default="15")),
+            scale_to_zero_schedule=read.choice("ScaleToZeroSchedule", SCALE_TO_ZERO_SCHEDULES,
+                                               default="business-hours"),
+            routing_policy=read.choice("RoutingPolicy", ROUTING_POLICIES, default="business-hours"),
+            cold_start_budget_per_month=read.number("ColdStartBudgetPerMonth", low=0, high=1_000_000, default="0",
+                                                    convert=float),
             warnings=tuple(warnings),
         )
         if read.errors:
@@ -294,22 +320,46 @@ def _business_window(read: _Reader, timezone: str) -> BusinessWindow:
 
 @dataclass(frozen=True)
 class PipelineUsage:
-    """What one pipeline execution consumes besides the model itself (assumptions, see docs/cost-report.md)."""
+    """What one request consumes besides the model itself (assumptions, see docs/cost-report.md)."""
 
-    # templates/workflow.yaml, one single-file request: InferencePipeline Route, AnyFiles, ChooseStrategy,
-    # Provisioned/ServerlessInference, Done; InvokeFilesStateMachine InvokeEachFile (Map) and Invoke.
-    transitions_per_request: int = 7
+    # templates/workflow.yaml, one single-file real-time request: the Express front door
+    # (RequestStateMachine: Route, AnyFiles, ChooseStrategy, RunRealTime, RealTimeSucceeded, Done) starts one
+    # Express InvokeFileSetStateMachine execution (inline Map, one Invoke). Express is billed per execution
+    # plus duration (rounded up to 100 ms) x memory (64 MB chunks); no Standard state transition at all.
+    express_executions_per_request: int = 2
+    express_billed_memory_mb: int = 64  # ~50 MB base + definition + a small payload: one 64 MB chunk
+    express_task_overhead_ms: float = 20.0  # per service-integration round trip (an assumption)
+    transitions_per_request: int = 0  # Standard state transitions on the real-time path
     lambda_invocations_per_request: int = 2  # route + invoke
-    lambda_memory_mb: int = 256
+    route_lambda_mb: int = 256
     route_lambda_ms: float = 20.0
+    invoke_lambda_mb: int = 512
     invoke_overhead_ms: float = 30.0  # invoke Lambda waits for the model: latency + this
-    dynamodb_writes_per_request: int = 2  # ledger put + status update
-    dynamodb_reads_per_request: int = 1
-    transitions_per_batch_job: int = 5  # Route, AnyFiles, ChooseStrategy, BatchTransform, Done
-    lambda_invocations_per_batch_job: int = 3  # route, start_batch, batch_callback
+    dynamodb_writes_per_request: int = 0  # outputs go to S3; nothing is written to the table per file
+    dynamodb_reads_per_request: int = 1  # the cancellation marker, read (strongly consistent) before each file
+    # A batch request: the front door's Route, then the Standard InferencePipeline (Route, AnyFiles,
+    # ChooseStrategy, BatchTransform, Done) with its task token item.
+    transitions_per_batch_job: int = 5
+    lambda_invocations_per_batch_job: int = 4  # route (front door), route, start_batch, batch_callback
+    dynamodb_writes_per_batch_job: int = 3  # token put, claim, delivered
+    dynamodb_reads_per_batch_job: int = 1
     alarms: int = 5  # 3 billing tiers + 2 target-tracking alarms
     custom_metrics: int = 6  # Powertools EMF metrics across the handlers
     batch_startup_seconds: float = 180.0  # billed container start + model download per transform job
+
+    def invoke_lambda_ms(self, model_latency_ms: float) -> float:
+        return model_latency_ms + self.invoke_overhead_ms
+
+    def express_billed_seconds(self, model_latency_ms: float) -> float:
+        """Billed duration of the two Express executions of one single-file request."""
+        child = _billed_100ms(self.invoke_lambda_ms(model_latency_ms) + self.express_task_overhead_ms)
+        front = _billed_100ms(self.route_lambda_ms + self.express_task_overhead_ms
+                              + child + self.express_task_overhead_ms)
+        return (front + child) / 1000
+
+
+def _billed_100ms(milliseconds: float) -> float:
+    return math.ceil(milliseconds / 100) * 100
 
 
 @dataclass(frozen=True)
@@ -319,16 +369,21 @@ class UnitPrices:
     serverless_second: float
     serverless_gb: float
     platform: pricing.PlatformPrices
+    provisioned_concurrency_second: float = 0.0  # per unit of ServerlessProvisionedConcurrency
+    provisioned_concurrency_compute_second: float = 0.0  # compute served by provisioned concurrency
 
     @classmethod
     def for_config(cls, cfg: CostConfig) -> UnitPrices:
         """Look up every price the config needs; KeyError names the first missing one."""
+        standing, compute = pricing.serverless_provisioned_concurrency_prices(cfg.region, cfg.serverless_memory_mb)
         return cls(
             instance_hour=pricing.instance_hour_price(cfg.region, cfg.instance_type),
             batch_instance_hour=pricing.batch_instance_hour_price(cfg.region, cfg.transform_instance_type),
             serverless_second=pricing.serverless_second_price(cfg.region, cfg.serverless_memory_mb),
             serverless_gb=pricing.serverless_gb_processed_price(cfg.region),
             platform=pricing.platform_prices(cfg.region),
+            provisioned_concurrency_second=standing,
+            provisioned_concurrency_compute_second=compute,
         )
 
 
@@ -361,18 +416,22 @@ def batch_job_cost(files: float, cfg: CostConfig, prices: UnitPrices, usage: Pip
 def pipeline_cost(
     requests: float, batch_jobs: float, cfg: CostConfig, prices: UnitPrices, usage: PipelineUsage
 ) -> dict[str, float]:
-    """Step Functions, Lambda and DynamoDB for ``requests`` executions and ``batch_jobs`` jobs; no fixed part."""
+    """Step Functions, Lambda and DynamoDB for ``requests`` real-time requests and ``batch_jobs`` jobs; no fixed part."""
     p = prices.platform
-    gb = usage.lambda_memory_mb / 1024
-    lambda_seconds = (usage.route_lambda_ms + usage.invoke_overhead_ms + cfg.model_latency_ms) / 1000
+    lambda_gb_seconds = (usage.route_lambda_mb / 1024 * usage.route_lambda_ms
+                         + usage.invoke_lambda_mb / 1024 * usage.invoke_lambda_ms(cfg.model_latency_ms)) / 1000
     transitions = requests * usage.transitions_per_request + batch_jobs * usage.transitions_per_batch_job
+    express_gb_seconds = usage.express_billed_memory_mb / 1024 * usage.express_billed_seconds(cfg.model_latency_ms)
+    express = requests * (usage.express_executions_per_request * p.express_per_request
+                          + express_gb_seconds * p.express_per_gb_second)
+    express += batch_jobs * p.express_per_request  # the front door that hands a batch request over
     invocations = requests * usage.lambda_invocations_per_request + batch_jobs * usage.lambda_invocations_per_batch_job
+    writes = requests * usage.dynamodb_writes_per_request + batch_jobs * usage.dynamodb_writes_per_batch_job
+    reads = requests * usage.dynamodb_reads_per_request + batch_jobs * usage.dynamodb_reads_per_batch_job
     return {
-        "step_functions": transitions * p.step_functions_per_transition,
-        "lambda": invocations * p.lambda_per_request + requests * gb * lambda_seconds * p.lambda_per_gb_second,
-        "dynamodb": (requests + batch_jobs)
-        * (usage.dynamodb_writes_per_request * p.dynamodb_per_write_unit
-           + usage.dynamodb_reads_per_request * p.dynamodb_per_read_unit),
+        "step_functions": transitions * p.step_functions_per_transition + express,
+        "lambda": invocations * p.lambda_per_request + requests * lambda_gb_seconds * p.lambda_per_gb_second,
+        "dynamodb": writes * p.dynamodb_per_write_unit + reads * p.dynamodb_per_read_unit,
     }
 
 
@@ -380,6 +439,22 @@ def monthly_fixed_cost(prices: UnitPrices, usage: PipelineUsage) -> float:
     """CloudWatch alarms and custom metrics: billed per month whatever the traffic."""
     p = prices.platform
     return usage.alarms * p.cloudwatch_per_alarm_month + usage.custom_metrics * p.cloudwatch_per_metric_month
+
+
+def region_alarms(cfg: CostConfig, *, billing_alarms: bool) -> int:
+    """Alarms a region's stack creates: target tracking's two, the wake-from-zero alarm, the billing tiers."""
+    scaled = cfg.provisioned_enabled and (cfg.scheduled_scaling_enabled or cfg.scale_to_zero_enabled)
+    return 2 * scaled + (cfg.provisioned_enabled and cfg.scale_to_zero_enabled) + 3 * billing_alarms
+
+
+def cloudwatch_monthly(cfg: CostConfig, prices: UnitPrices, usage: PipelineUsage, *, billing_alarms: bool,
+                       takes_traffic: bool) -> float:
+    """CloudWatch for one region: its alarms, and the custom metrics its Lambdas emit (a metric that
+    receives no data in a month is not billed, so a standby that takes no traffic pays none)."""
+    p = prices.platform
+    metrics = usage.custom_metrics if takes_traffic else 0
+    return (region_alarms(cfg, billing_alarms=billing_alarms) * p.cloudwatch_per_alarm_month
+            + metrics * p.cloudwatch_per_metric_month)
 
 
 @dataclass(frozen=True)

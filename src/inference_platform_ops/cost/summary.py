@@ -13,8 +13,9 @@ from inference_platform_ops.cost.model import (
     UnitPrices,
     break_even,
     break_even_matrix,
-    monthly_fixed_cost,
+    cloudwatch_monthly,
 )
+from inference_platform_ops.cost.policies import POLICIES, POLICY_LABELS, configured_policy, recommend
 from inference_platform_ops.cost.trace_sim import Simulation, standing_monthly_cost
 from inference_platform_ops.deploy.dr_tiers import dr_tier, region_plans
 
@@ -39,7 +40,8 @@ def secondary_regions(
     """Standing monthly cost of every secondary region the DR tier deploys (tier 3: none).
 
     A standby region carries no traffic until a failover, so it costs its endpoints at their
-    configured minimum, its CloudWatch alarms and metrics, and the ledger writes replicated into it.
+    configured minimum, its CloudWatch alarms (no custom metric receives data), and the state table
+    writes replicated into it.
     ``defaults`` (main.yaml's parameter defaults) fill what the derived region parameters leave out.
     """
     usage = usage or PipelineUsage()
@@ -53,7 +55,7 @@ def secondary_regions(
         endpoints = standing_monthly_cost(cfg, prices, (hour.start_utc for hour in sim.hours))
         monthly_writes = sim.requests / sim.months * usage.dynamodb_writes_per_request
         replicated = monthly_writes * prices.platform.dynamodb_per_write_unit
-        cloudwatch = monthly_fixed_cost(prices, usage)
+        cloudwatch = cloudwatch_monthly(cfg, prices, usage, billing_alarms=False, takes_traffic=False)
         rows.append({
             "region": plan.region,
             "role": plan.role,
@@ -64,6 +66,32 @@ def secondary_regions(
             "total_usd": _money(endpoints + replicated + cloudwatch),
         })
     return rows
+
+
+def policy_table(sim: Simulation) -> tuple[dict[str, dict], str]:
+    """Monthly figures of every policy, and the recommended one."""
+    pipeline = sum(sim.pipeline_monthly.values())
+    table = {}
+    for name in POLICIES:
+        result = sim.policies[name]
+        endpoint = result.total / sim.months
+        table[name] = {
+            "monthly_usd": _money(endpoint + pipeline),
+            "endpoint_usd": _money(endpoint),
+            "pipeline_usd": _money(pipeline),
+            "instance_hours_per_month": round(sum(result.hourly_instances) / sim.months, 1),
+            "cold_starts_per_month": round(result.cold_starts / sim.months, 1),
+            "business_hours_cold_starts_per_month": round(result.business_cold_starts / sim.months, 1),
+            "hours_over_capacity_per_month": round(result.hours_over_capacity / sim.months, 1),
+        }
+    return table, recommend(table, sim.config)
+
+
+def pipeline_per_million(sim: Simulation) -> float:
+    """Step Functions, Lambda and DynamoDB per million real-time requests (the fixed CloudWatch part left out)."""
+    monthly_requests = sim.requests / sim.months
+    variable = sum(value for name, value in sim.pipeline_monthly.items() if name != "cloudwatch")
+    return round(variable / monthly_requests * 1_000_000, 2) if monthly_requests else 0.0
 
 
 def budget_warning(config: dict, environment_monthly_usd: float) -> str | None:
@@ -104,6 +132,8 @@ def summarise(sim: Simulation, prices: UnitPrices, trace_source: str, secondary:
         for plan in ("always_on", "scheduled", "right_sized", "platform", "oracle")
     }
     pipeline = {name: _money(value) for name, value in sim.pipeline_monthly.items()}
+    policies, recommended = policy_table(sim)
+    deployed = configured_policy(cfg)
     return {
         "environment": cfg.environment,
         "region": cfg.region,
@@ -130,11 +160,19 @@ def summarise(sim: Simulation, prices: UnitPrices, trace_source: str, secondary:
             plan: None if math.isinf(gap := sim.gap_to_oracle(plan)) else round(gap, 4) for plan in PLAN_LABELS
         },
         "batch_jobs_per_month": sim.batch_jobs_monthly,
+        "policies": policies,
+        "recommended": recommended,
+        "pipeline_usd_per_million_requests": pipeline_per_million(sim),
         "pipeline_monthly_usd": pipeline | {"total": _money(sum(sim.pipeline_monthly.values()))},
         "secondary_regions": secondary,
+        "configured_policy": deployed,
         "environment_monthly_usd": _money(
-            sim.monthly("platform") + sum(sim.pipeline_monthly.values()) + sum(r["total_usd"] for r in secondary)
+            policies[deployed]["endpoint_usd"] + sum(sim.pipeline_monthly.values())
+            + sum(r["total_usd"] for r in secondary)
         ),
+        "standby_share_of_primary_endpoints": (
+            round(sum(r["total_usd"] for r in secondary) / policies[deployed]["endpoint_usd"], 4)
+            if secondary and policies[deployed]["endpoint_usd"] else None),
         "cold_starts": {
             plan: {"trace": round(sim.cold_starts(plan), 1), "per_month": round(sim.cold_starts(plan) / sim.months)}
             for plan in ("serverless", "platform", "oracle")
@@ -213,6 +251,18 @@ def render_table(summary: dict) -> str:
     pipe = summary["pipeline_monthly_usd"]
     cold = summary["cold_starts"]
     even = summary["break_even"]
+    lines += ["", f"  What should I run? Every policy with the pipeline "
+                  f"(${summary['pipeline_usd_per_million_requests']:,.2f} per million requests)",
+              f"  {'Policy':<42}{'USD/month':>11}{'endpoints':>11}{'instance-h':>12}{'cold starts':>13}"
+              f"{'in hours':>10}{'over cap.':>11}"]
+    for name, label in POLICY_LABELS.items():
+        row = summary["policies"][name]
+        mark = "  <- recommended" if name == summary["recommended"] else ""
+        lines.append(
+            f"  {label:<42}{row['monthly_usd']:>11,.2f}{row['endpoint_usd']:>11,.2f}"
+            f"{row['instance_hours_per_month']:>12,.0f}{row['cold_starts_per_month']:>13,.0f}"
+            f"{row['business_hours_cold_starts_per_month']:>10,.0f}{row['hours_over_capacity_per_month']:>11,.0f}{mark}"
+        )
     lines += [
         "",
         f"  Pipeline per month (every real-time plan): Step Functions ${pipe['step_functions']:,.2f}, "
@@ -220,12 +270,14 @@ def render_table(summary: dict) -> str:
         f"= ${pipe['total']:,.2f}",
         *(
             f"  Secondary region {r['region']} (DR tier {r['dr_tier']}, standing, no traffic): endpoints "
-            f"${r['endpoints_usd']:,.2f} + replicated ledger writes ${r['replicated_writes_usd']:,.2f} "
+            f"${r['endpoints_usd']:,.2f} + replicated table writes ${r['replicated_writes_usd']:,.2f} "
             f"+ CloudWatch ${r['cloudwatch_usd']:,.2f} = ${r['total_usd']:,.2f}"
             for r in summary["secondary_regions"]
         ),
-        f"  Environment total as configured (platform + pipeline + secondary regions): "
-        f"${summary['environment_monthly_usd']:,.2f}/month",
+        *([f"  Standby regions: {summary['standby_share_of_primary_endpoints'] * 100:.1f}% of the primary's "
+           f"endpoint cost as configured"] if summary["standby_share_of_primary_endpoints"] is not None else []),
+        f"  Environment total as configured ({POLICY_LABELS[summary['configured_policy']].lower()} + pipeline "
+        f"+ secondary regions): ${summary['environment_monthly_usd']:,.2f}/month",
         "  Expected serverless cold starts per month: "
         + ", ".join(f"{PLAN_LABELS[plan].split(':')[0].lower()} {cold[plan]['per_month']:,}" for plan in cold),
         f"  Break-even at {even['memory_mb']} MB / {even['latency_ms']:g} ms: {even['requests_per_hour']:,.0f} "

@@ -17,22 +17,22 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from inference_platform.planning.capacity import expected_cold_starts
 from inference_platform.shared.constants import WEEKDAY_NAMES
 from inference_platform.workflow.routing import InferenceStrategy, RoutingContext, resolve_inference_strategy
 from inference_platform_ops.cost.model import (
     HOURS_PER_MONTH,
-    SECONDS_PER_HOUR,
     CostConfig,
     PipelineUsage,
     UnitPrices,
     batch_job_cost,
+    cloudwatch_monthly,
     instances_needed,
-    monthly_fixed_cost,
     pipeline_cost,
     serverless_concurrency,
     serverless_request_cost,
@@ -190,6 +190,7 @@ class Simulation:
     pipeline_monthly: dict
     batch_monthly: float
     batch_jobs_monthly: float
+    policies: dict = field(default_factory=dict)  # name -> policies.PolicyResult
 
     @property
     def months(self) -> float:
@@ -239,15 +240,8 @@ def _route(cfg: CostConfig, hour: TraceHour, business: bool) -> InferenceStrateg
 
 
 class _ColdStarts:
-    """Expected serverless cold starts, hour by hour (the model is written up in docs/cost-report.md).
-
-    * Containers needed = mean concurrency (Little's law). After an hour without requests every one
-      of them starts cold; otherwise only those above the previous hour's count do.
-    * Within busy hours arrivals are taken as Poisson: a request finds its container reclaimed when
-      the gap since the previous request exceeds the keep-warm time, with probability
-      ``exp(-requests * keep_warm / 3600)``. Sparse hours (a few requests) therefore start cold
-      almost every time; busy hours practically never.
-    """
+    """Expected serverless cold starts hour by hour, remembering the warm containers between hours
+    (the model is :func:`inference_platform.planning.capacity.expected_cold_starts`)."""
 
     def __init__(self, keep_warm_minutes: float):
         if keep_warm_minutes <= 0:
@@ -256,15 +250,8 @@ class _ColdStarts:
         self.warm = 0
 
     def hour(self, requests: int, concurrency: int) -> float:
-        if requests == 0:
-            self.warm = 0
-            return 0.0
-        reclaimed = math.exp(-requests * self.keep_warm_s / SECONDS_PER_HOUR)
-        if self.warm == 0:
-            cold = concurrency + (requests - 1) * reclaimed
-        else:
-            cold = max(0, concurrency - self.warm) + requests * reclaimed
-        self.warm = concurrency
+        cold = expected_cold_starts(requests, concurrency, self.warm, self.keep_warm_s)
+        self.warm = concurrency if requests else 0
         return cold
 
 
@@ -372,7 +359,9 @@ def simulate(
     if batch_jobs:
         batch_monthly = batch_jobs * batch_job_cost(monthly_requests / batch_jobs, cfg, prices, usage)
     pipeline = pipeline_cost(monthly_requests, 0, cfg, prices, usage)
-    pipeline["cloudwatch"] = monthly_fixed_cost(prices, usage)
+    pipeline["cloudwatch"] = cloudwatch_monthly(cfg, prices, usage, billing_alarms=True, takes_traffic=True)
+    from inference_platform_ops.cost.policies import compute_policies  # policies builds on this module's rows
+
     return Simulation(
         config=cfg,
         hours=tuple(results),
@@ -380,9 +369,19 @@ def simulate(
         pipeline_monthly=pipeline,
         batch_monthly=batch_monthly,
         batch_jobs_monthly=batch_jobs,
+        policies=compute_policies(cfg, prices, keep_warm_minutes, usage, results),
     )
 
 
 def standing_monthly_cost(cfg: CostConfig, prices: UnitPrices, hours: Iterable[datetime]) -> float:
-    """What the endpoints of a region cost per month with no traffic at all (a standby region)."""
-    return simulate(cfg, [TraceHour(hour, 0) for hour in hours], prices).monthly("platform")
+    """What the endpoints of a region cost per month with no traffic at all (a standby region).
+
+    A scale-to-zero endpoint woken only by traffic (``ScaleToZeroSchedule: on-demand``) stands at zero
+    instances; one on the business-hours schedule is woken for business hours whether traffic comes or not.
+    """
+    sim = simulate(cfg, [TraceHour(hour, 0) for hour in hours], prices)
+    if cfg.provisioned_enabled and cfg.scale_to_zero_enabled:
+        if cfg.scale_to_zero_schedule == "on-demand":
+            return sim.policies["serverless_only"].total / sim.months  # nothing but provisioned concurrency
+        return sim.policies["seed_scale_to_zero"].total / sim.months
+    return sim.policies["seed_schedule"].total / sim.months

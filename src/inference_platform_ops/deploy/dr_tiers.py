@@ -5,9 +5,11 @@ that runs the stack, primary first:
 
 * Tier 1, active-active: the secondary runs exactly what the primary runs (endpoints, scaling, workflow,
   idle detection); the state table has a replica in both regions.
-* Tier 2, warm standby: the secondary runs the same kinds of endpoint at minimal capacity (one instance, no
-  scheduled scaling, no provisioned serverless concurrency) and the workflow; idle detection is off there,
-  because an idle standby is idle by design and must not be scaled down or deleted. Replicas in both.
+* Tier 2, standby that costs almost nothing: the secondary runs the workflow and a serverless endpoint
+  (``DrStandby: "serverless"``, the default) or a scale-to-zero endpoint held at zero copies
+  (``DrStandby: "scale-to-zero"``, for models serverless cannot host, e.g. on GPUs); no instance runs
+  until a failover sends it work, and that work accepts cold starts. Idle detection is off there
+  (an idle standby is idle by design). Replicas in both.
 * Tier 3, cold backup: no secondary stack at all. The table has point-in-time recovery and daily AWS
   Backup copies; recovery means deploying the stack elsewhere and restoring.
 
@@ -56,13 +58,15 @@ TIER_DESCRIPTIONS: dict[int, TierDescription] = {
                            "the lost region are re-driven in the secondary from the replicated ledger",
     ),
     TIER_WARM_STANDBY: TierDescription(
-        tier=2, name="warm standby",
-        secondary_runtime="same endpoint kinds at minimal capacity (1 instance, no scheduled scaling, no "
-                          "provisioned serverless concurrency), workflow on, idle detection off",
+        tier=2, name="standby",
+        secondary_runtime="workflow on, a serverless endpoint (or a scale-to-zero endpoint at zero copies), "
+                          "no instance running, no provisioned concurrency, idle detection off",
         state="DynamoDB global table replica in both regions",
-        best_rpo_minutes=1, best_rto_minutes=30,
-        how_recovery_works="requests fail over automatically to the small fleet; an operator scales the "
-                           "standby up (or redeploys it as tier 1) for full capacity",
+        best_rpo_minutes=1, best_rto_minutes=15,
+        how_recovery_works="requests fail over automatically to the standby and accept its cold starts "
+                           "(serverless: seconds; a scale-to-zero standby wakes on its first request in "
+                           "minutes, meanwhile the workflow falls back to batch there); an operator raises "
+                           "capacity (or redeploys as tier 1) for a long outage",
     ),
     TIER_COLD_BACKUP: TierDescription(
         tier=3, name="cold backup",
@@ -135,12 +139,23 @@ def region_plans(config: dict) -> list[RegionPlan]:
     # its own endpoints. Its workflow serves locally.
     secondary_params.update(dict.fromkeys(_SECONDARY_ENDPOINT_KEYS, ""))
     if tier == TIER_WARM_STANDBY:
-        secondary_params.update(_warm_standby_overrides(base))
+        secondary_params.update(_warm_standby_overrides(base, standby_kind(config)))
     plans.append(RegionPlan(secondary, "secondary", secondary_params))
     return plans
 
 
-def _warm_standby_overrides(base: Mapping[str, str]) -> dict[str, str]:
+STANDBY_KINDS = ("serverless", "scale-to-zero")
+
+
+def standby_kind(config: Mapping[str, Any]) -> str:
+    """``DrStandby`` (top level): what a tier 2 secondary keeps ready; serverless unless told otherwise."""
+    kind = config.get("DrStandby", "serverless")
+    if kind not in STANDBY_KINDS:
+        raise ValueError(f"DrStandby must be one of {', '.join(STANDBY_KINDS)}, got {kind!r}")
+    return kind
+
+
+def _warm_standby_overrides(base: Mapping[str, str], kind: str = "serverless") -> dict[str, str]:
     overrides = {
         "InitialInstanceCount": "1",
         "EnableScheduledScaling": "false",
@@ -149,7 +164,15 @@ def _warm_standby_overrides(base: Mapping[str, str]) -> dict[str, str]:
         # The standby takes failed-over work, so its workflow runs (and needs the state table replica).
         "EnableWorkflow": "true",
         "EnableStateStore": "true",
+        # Nothing standing: no instance, no plan, the default routing rule on whatever the standby has.
+        "RoutingPolicy": "business-hours",
     }
+    if kind == "serverless":
+        overrides |= {"EnableServerlessInference": "true", "EnableProvisionedEndpoint": "false",
+                      "EnableScaleToZero": "false"}
+    else:  # a scale-to-zero endpoint held at zero copies: no schedule wakes it, its first request does
+        overrides |= {"EnableProvisionedEndpoint": "true", "EnableScaleToZero": "true",
+                      "EnableServerlessInference": "false", "ScaleToZeroSchedule": "on-demand"}
     # Scaling bounds must stay consistent with one instance (main.yaml compares them before deploy).
     for key in ("BusinessHoursMinCapacity", "OffHoursMinCapacity", "OffHoursMaxCapacity"):
         if key in base:

@@ -7,6 +7,7 @@ For each region the tier deploys to (``inference_platform_ops.deploy.dr_tiers.re
     (tiers 1 and 2), and that endpoint exists there, so failover has somewhere to go;
   * the state table (``<ProjectName>-<Environment>-state``) exists, lists the other region as an ACTIVE
     replica (tiers 1 and 2), and has point-in-time recovery on;
+  * tier 2: the standby runs no instance (serverless only, or its scale-to-zero component at zero copies);
   * tier 3: the state store's daily AWS Backup plan exists (and copies out when DrBackupCopyVaultArn is set).
 Prints one row per check and exits 1 if any failed (2 for an unusable params file). One failing call never
 hides the other checks. ``--endpoint-url`` points every client at an emulator (ENV=local uses the running
@@ -88,6 +89,8 @@ def validate(config: dict, client_for: ClientFor) -> list[Check]:
     for plan in plans:
         stacks[plan.region] = _stack(client_for, plan, stack_name, recorder)
         _check_endpoints(client_for, plan, stack_name, stacks[plan.region], recorder)
+        if plan.role == "secondary" and plan.parameters.get("DrTier") == "2":
+            _check_standby_runs_nothing(client_for, plan, stacks[plan.region], recorder)
     _check_failover_targets(client_for, plans, stacks[plans[0].region], recorder)
     for plan in plans:
         if plan.parameters.get("EnableStateStore") == "true":
@@ -167,6 +170,30 @@ def _check_endpoints(client_for: ClientFor, plan: RegionPlan, stack_name: str, s
             recorder.add(plan, f"{kind} endpoint", False, f"{flag} is true but {problem}")
             continue
         recorder.attempt(plan, f"{kind} endpoint {name}", lambda n=name: _in_service(sagemaker, n))
+
+
+def _check_standby_runs_nothing(client_for: ClientFor, plan: RegionPlan, stack: dict | None,
+                                recorder: _Recorder) -> None:
+    """A tier 2 standby costs almost nothing only while no instance runs there."""
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in (stack or {}).get("Outputs", [])}
+    check = "standby runs no instance"
+    if plan.parameters.get("EnableProvisionedEndpoint") != "true":
+        running = outputs.get("ProvisionedEndpointName")
+        recorder.add(plan, check, not running, f"instance endpoint {running} deployed in the standby" if running
+                     else "serverless only: nothing runs until a failover sends work")
+        return
+    component = outputs.get("InferenceComponentName", "")
+    if not component:
+        recorder.add(plan, check, False, "the scale-to-zero standby has no InferenceComponentName output")
+        return
+
+    def copies() -> tuple[bool, str]:
+        described = client_for("sagemaker", plan.region).describe_inference_component(
+            InferenceComponentName=component)
+        count = int(described.get("RuntimeConfig", {}).get("CurrentCopyCount", 0))
+        return count == 0, f"{component}: {count} cop{'y' if count == 1 else 'ies'} running"
+
+    recorder.attempt(plan, check, copies)
 
 
 def _in_service(sagemaker: Any, name: str) -> tuple[bool, str]:

@@ -27,7 +27,11 @@ the tolerated-failure threshold and reports success); ``item_reader_listing()`` 
 ``s3:listObjectsV2`` ItemReader read every page (moto reads one, and fails on an empty prefix);
 ``stoppable_waits()`` lets ``StopExecution`` abort a task waiting for its token;
 ``result_path_needs_an_object()`` fails ``ResultPath: $.x`` on a non-object input as Step Functions does;
-``workflow_emulation()`` applies all six.
+``express_workflows()`` lets a distributed Map run EXPRESS children (moto's grammar knows only
+``"ExecutionType": "STANDARD"``) and checks Express definitions as Step Functions does (no ``.sync``, no
+``.waitForTaskToken``); ``sync_express_executions()`` runs ``arn:aws:states:::aws-sdk:sfn:startSyncExecution``
+(moto has no StartSyncExecution handler); ``stopped_executions_stop_retrying()`` ends a Retry wait when
+its execution is stopped (moto sleeps it out and retries anyway); ``workflow_emulation()`` applies them all.
 
 ``scripted_sagemaker_runtime(script)`` replaces moto's sagemaker-runtime ``InvokeEndpoint`` handler
 (which always answers ``b"body"``, has no failure injection and loses the endpoint name) with the
@@ -282,6 +286,165 @@ def item_reader_listing() -> Iterator[None]:
         yield
 
 
+def _express_processors_checked(definition: str) -> str:
+    """``definition`` with every EXPRESS distributed-map processor checked against Express's rules, then
+    spelled STANDARD for moto's grammar (in moto both run their items in the parent's interpreter alike)."""
+    from moto.stepfunctions.parser.asl.static_analyser.express_static_analyser import ExpressStaticAnalyser
+
+    try:
+        document = json.loads(definition)
+    except (TypeError, ValueError):
+        return definition  # not JSON: let moto's parser report it
+
+    def visit(states: Any) -> bool:
+        changed = False
+        for state in (states or {}).values() if isinstance(states, dict) else ():
+            processor = state.get("ItemProcessor") if isinstance(state, dict) else None
+            if not isinstance(processor, dict):
+                continue
+            config = processor.get("ProcessorConfig") or {}
+            if config.get("ExecutionType") == "EXPRESS":
+                if config.get("Mode") != "DISTRIBUTED":
+                    raise ValueError("Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: ExecutionType is "
+                                     "only allowed for a Map in DISTRIBUTED mode'")
+                child = {"StartAt": processor.get("StartAt"), "States": processor.get("States")}
+                ExpressStaticAnalyser().analyse(json.dumps(child))
+                processor["ProcessorConfig"] = {**config, "ExecutionType": "STANDARD"}
+                changed = True
+            changed |= visit(processor.get("States"))
+        return changed
+
+    return json.dumps(document) if visit(document.get("States")) else definition
+
+
+@contextlib.contextmanager
+def express_workflows() -> Iterator[None]:
+    """EXPRESS distributed-map children, and Express definitions validated like Step Functions does.
+
+    * moto's ASL grammar accepts only ``"ExecutionType": "STANDARD"`` in a ProcessorConfig, so a definition
+      whose distributed Map runs EXPRESS children cannot even be created. Patched: the processor is checked
+      with moto's own Express analyser (an Express child cannot use ``.sync`` or ``.waitForTaskToken``) and
+      then run the way moto runs every distributed-map item, in the parent's interpreter.
+    * moto's parser backend creates an EXPRESS state machine without its Express checks; patched to run them,
+      so the emulator refuses what CreateStateMachine refuses.
+    """
+    from moto.stepfunctions.parser.api import InvalidDefinition
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.static_analyser.express_static_analyser import ExpressStaticAnalyser
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    shipped_parse = AmazonStateLanguageParser.parse
+    shipped_create = StepFunctionsParserBackend.create_state_machine
+
+    def parse(definition: str) -> Any:
+        return shipped_parse(_express_processors_checked(definition))
+
+    def create_state_machine(self: Any, name: str, definition: str, roleArn: str,  # noqa: N803 - moto's name
+                             *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("sm_type") == "EXPRESS":
+            try:
+                ExpressStaticAnalyser().analyse(definition)
+            except Exception as exc:  # the same wrapping moto applies to every definition error
+                raise InvalidDefinition(message=str(exc)) from exc
+        return shipped_create(self, name, definition, roleArn, *args, **kwargs)
+
+    with (
+        mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(parse)),
+        mock.patch.object(StepFunctionsParserBackend, "create_state_machine", create_state_machine),
+    ):
+        yield
+
+
+def _run_sync_express(account: str, region: str, parameters: dict) -> dict:
+    """StartSyncExecution against moto's backend: start the Express execution, wait for it, answer in the
+    aws-sdk integration's PascalCase (Status SUCCEEDED | FAILED | TIMED_OUT, Output as a JSON string)."""
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    backend = stepfunctions_parser_backends[account][region]
+    arn = parameters.get("StateMachineArn", "")
+    if backend.describe_state_machine(arn).type != "EXPRESS":
+        raise ValueError(f"StateMachineTypeNotSupported: StartSyncExecution needs an EXPRESS state machine: {arn}")
+    child_input = parameters.get("Input", {})
+    execution = backend.start_execution(arn, parameters.get("Name") or str(uuid.uuid4()),
+                                        child_input if isinstance(child_input, str) else json.dumps(child_input))
+    while execution.exec_status in (None, ExecutionStatus.RUNNING):
+        time.sleep(0.02)
+    status = {ExecutionStatus.SUCCEEDED: "SUCCEEDED", ExecutionStatus.TIMED_OUT: "TIMED_OUT"}.get(
+        execution.exec_status, "FAILED")
+    answer = {"ExecutionArn": execution.exec_arn, "StateMachineArn": arn, "Name": execution.name,
+              "StartDate": execution.start_date.isoformat(), "Status": status,
+              "StopDate": (execution.stop_date or execution.start_date).isoformat()}
+    if status == "SUCCEEDED":
+        answer["Output"] = json.dumps(execution.output)
+    if execution.error is not None:
+        answer["Error"] = execution.error
+    if execution.cause is not None:
+        answer["Cause"] = execution.cause
+    return answer
+
+
+@contextlib.contextmanager
+def sync_express_executions() -> Iterator[None]:
+    """``arn:aws:states:::aws-sdk:sfn:startSyncExecution`` runs the Express child and returns its result.
+
+    moto has no StartSyncExecution handler ("Not yet implemented"), so the integration fails. Patched: the
+    child runs in the same backend; like Step Functions, the task answers (Status FAILED, Error, Cause) when
+    the child fails, and the caller's TimeoutSeconds still applies (the child then runs on to its own end).
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+        StateTaskServiceAwsSdk,
+    )
+
+    shipped = StateTaskServiceAwsSdk._eval_service_task
+
+    def eval_service_task(self: Any, env: Any, resource_runtime_part: Any, normalised_parameters: dict,
+                          state_credentials: Any) -> None:
+        if (self.resource.api_name, self.resource.api_action) != ("sfn", "startSyncExecution"):
+            shipped(self, env, resource_runtime_part, normalised_parameters, state_credentials)
+            return
+        env.stack.append(_run_sync_express(resource_runtime_part.account, resource_runtime_part.region,
+                                           normalised_parameters))
+
+    with mock.patch.object(StateTaskServiceAwsSdk, "_eval_service_task", eval_service_task):
+        yield
+
+
+@contextlib.contextmanager
+def stopped_executions_stop_retrying() -> Iterator[None]:
+    """A Retry wait ends when its execution is stopped, and the retry is not made.
+
+    moto sleeps through a retrier's whole interval and then retries, even after StopExecution: a stopped
+    run would still call the endpoint (and write) seconds later, unlike Step Functions. Patched: the wait
+    checks the execution every 50 ms and gives up (no further attempt) once it is no longer running.
+    """
+    from moto.stepfunctions.parser.asl.component.common.retry.max_attempts_decl import MaxAttemptsOutcome
+    from moto.stepfunctions.parser.asl.component.common.retry.retrier_decl import RetrierDecl
+    from moto.stepfunctions.parser.asl.component.common.retry.retrier_outcome import RetrierOutcome
+
+    def eval_body(self: Any, env: Any) -> None:
+        # moto 5.2.5's RetrierDecl._eval_body, with the interval slept in slices that end on a stop.
+        self.error_equals.eval(env)
+        if not env.stack.pop():
+            env.stack.append(RetrierOutcome.Skipped)
+            return
+        self.max_attempts.eval(env=env)
+        if env.stack.pop() == MaxAttemptsOutcome.EXHAUSTED:
+            env.stack.append(RetrierOutcome.Failed)
+            return
+        self.interval_seconds.eval(env=env)
+        self.backoff_rate.eval(env=env)
+        self.max_delay_seconds.eval(env=env)
+        self.jitter_strategy.eval(env=env)
+        deadline = time.monotonic() + env.stack.pop()
+        while env.is_running() and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(0.05, left))
+        env.stack.append(RetrierOutcome.Executed if env.is_running() else RetrierOutcome.Failed)
+
+    with mock.patch.object(RetrierDecl, "_eval_body", eval_body):
+        yield
+
+
 @contextlib.contextmanager
 def stoppable_waits() -> Iterator[None]:
     """``StopExecution`` aborts an execution that waits in a ``.waitForTaskToken`` task, as in AWS.
@@ -351,9 +514,10 @@ def result_path_needs_an_object() -> Iterator[None]:
 
 @contextlib.contextmanager
 def workflow_emulation() -> Iterator[None]:
-    """Everything the InferencePipeline needs from moto beyond ``execute_state_machine``."""
+    """Everything the workflow needs from moto beyond ``execute_state_machine``."""
     with (in_process_lambdas(), nested_executions(), distributed_map_failure_tolerance(), item_reader_listing(),
-          stoppable_waits(), result_path_needs_an_object()):
+          stoppable_waits(), result_path_needs_an_object(), express_workflows(), sync_express_executions(),
+          stopped_executions_stop_retrying()):
         yield
 
 

@@ -27,6 +27,7 @@ import yaml
 
 from inference_platform_ops.guard.extra_checks import check_bucket_tls, check_lambda_log_groups, check_log_group_keys
 from inference_platform_ops.guard.findings import Finding, Suppression, is_suppressed, read_suppressions
+from inference_platform_ops.guard.scale_to_zero_checks import check_scale_to_zero
 from inference_platform_ops.guard.workflow_checks import check_workflows
 from inference_platform_ops.paths import RULES, TEMPLATES, TOOLS
 from inference_platform_ops.templates import load_template
@@ -37,10 +38,11 @@ EXTRA_CHECKS: tuple[Callable[[str, dict[str, Any]], list[Finding]], ...] = (
     check_lambda_log_groups,
     check_log_group_keys,
     check_workflows,
+    check_scale_to_zero,
 )
 #: Rules implemented in Python (documented in docs/guard-rules.md), besides SUPPRESSION_REASON.
 PYTHON_RULES = ("S3_BUCKET_TLS_ONLY", "LAMBDA_LOG_GROUP_RETENTION", "LOG_GROUP_KMS_KEY", "WORKFLOW_ENDPOINT_RETRY",
-                "WORKFLOW_ENDPOINT_FALLBACK", "WORKFLOW_ENDPOINT_TIME_BUDGET")
+                "WORKFLOW_ENDPOINT_FALLBACK", "WORKFLOW_ENDPOINT_TIME_BUDGET", "SCALE_TO_ZERO_WAKE_UP_LINK")
 EXPECTED_OUTCOMES = frozenset({"SKIP", "PASS", "FAIL"})
 _RULE_DEFINITION = re.compile(r"^\s*rule\s+([A-Za-z0-9_]+)\s*(?:when\b|\{)", re.MULTILINE)
 _GENERIC = "Check was not compliant"  # how cfn-guard words a clause that has no custom message

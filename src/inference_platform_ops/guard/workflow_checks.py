@@ -1,6 +1,6 @@
 """Guard checks on the states of Step Functions definitions, which cfn-guard 3.1 cannot express:
-they recurse through Parallel and Map states at any depth, follow a startExecution task to the child
-state machine it runs, and add up time budgets.
+they recurse through Parallel and Map states at any depth, follow a startExecution (or
+``aws-sdk:sfn:startSyncExecution``) task to the child state machine it runs, and add up time budgets.
 
 An endpoint invocation is a Task whose Resource contains ``sagemakerruntime:invokeEndpoint``, or a
 Lambda task (``lambda:invoke``, a function ARN or a ``${...}`` substitution) whose state name starts
@@ -14,11 +14,15 @@ WORKFLOW_ENDPOINT_FALLBACK     a Catch naming both States.Timeout and States.Tas
                                Parallel/Map, or on every task that starts the task's state machine.
                                States.ALL alone does not count: it also swallows States.Runtime and
                                States.Permissions, turning a broken deployment into silent fallbacks.
+                               A startSyncExecution task answers even when its child failed, so its Next
+                               must also be a Choice that continues only on Status SUCCEEDED (a Default
+                               that is not the success path).
 WORKFLOW_ENDPOINT_TIME_BUDGET  the worst case of all attempts together is <= 120 s. A state's bound is
                                TimeoutSeconds x (1 + the MaxAttempts of all its retriers) plus the longest
                                retry waits (asl_bounds.state_worst_case_seconds); the budget is
                                the smallest of the task's bound, its wrappers' bounds, and the largest
-                               bound among the tasks that start its state machine (every path counts).
+                               bound among the tasks that start its state machine (every path counts), and
+                               the state machine's own TimeoutSeconds (the whole execution's limit).
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ class Machine:
     name: str
     states: dict[str, Any]
     substitutions: dict[str, Any]
+    timeout_seconds: int | None = None  # the definition's own TimeoutSeconds
 
     def nodes(self) -> list[StateNode]:
         return list(walk_states(self.name, self.states))
@@ -96,7 +101,9 @@ def state_machines(template: dict[str, Any]) -> dict[str, Machine]:
         if isinstance(definition, dict) and isinstance(definition.get("States"), dict):
             substitutions = props.get("DefinitionSubstitutions")
             substitutions = substitutions if isinstance(substitutions, dict) else {}
-            machines[name] = Machine(name, definition["States"], substitutions)
+            timeout = definition.get("TimeoutSeconds")
+            machines[name] = Machine(name, definition["States"], substitutions,
+                                     timeout if isinstance(timeout, int) and not isinstance(timeout, bool) else None)
     return machines
 
 
@@ -132,7 +139,8 @@ def starters(machine: str, machines: dict[str, Machine]) -> list[StateNode]:
         for node in other.nodes():
             resource = node.state.get("Resource")
             parameters = node.state.get("Parameters")
-            if (node.state.get("Type") == "Task" and isinstance(resource, str) and "states:startExecution" in resource
+            if (node.state.get("Type") == "Task" and isinstance(resource, str)
+                    and ("states:startExecution" in resource or "sfn:startSyncExecution" in resource)
                     and isinstance(parameters, dict)
                     and _referenced_machine(parameters.get("StateMachineArn"), other.substitutions) == machine):
                 found.append(node)
@@ -153,8 +161,19 @@ def _catches_fallback(state: dict[str, Any], siblings: dict[str, Any]) -> bool:
     return caught >= FALLBACK_ERRORS
 
 
+def _checks_sync_status(node: StateNode) -> bool:
+    """A startSyncExecution task's answer is checked: its Next is a Choice that goes on only when SUCCEEDED."""
+    if "sfn:startSyncExecution" not in str(node.state.get("Resource", "")):
+        return True
+    choice = node.siblings.get(node.state.get("Next"))
+    if not isinstance(choice, dict) or choice.get("Type") != "Choice" or not choice.get("Default"):
+        return False
+    rules = [r for r in choice.get("Choices") or [] if isinstance(r, dict)]
+    return bool(rules) and all(r.get("StringEquals") == "SUCCEEDED" for r in rules)
+
+
 def has_fallback(node: StateNode, machines: dict[str, Machine], seen: frozenset[str] = frozenset()) -> bool:
-    if _catches_fallback(node.state, node.siblings):
+    if _catches_fallback(node.state, node.siblings) and _checks_sync_status(node):
         return True
     if any(_catches_fallback(wrapper, siblings) for wrapper, siblings in node.wrappers):
         return True
@@ -173,6 +192,9 @@ def time_budget(node: StateNode, machines: dict[str, Machine],
                 seen: frozenset[str] = frozenset()) -> tuple[float, str]:
     candidates = [(*state_bound(node.state), node.where)]
     candidates += [(*state_bound(wrapper), "enclosing state") for wrapper, _ in node.wrappers]
+    own = machines.get(node.machine)
+    if own is not None and own.timeout_seconds is not None:
+        candidates.append((own.timeout_seconds, f"TimeoutSeconds {own.timeout_seconds}", f"{node.machine} itself"))
     parents = starters(node.machine, machines) if node.machine not in seen else []
     if parents:
         worst = max((time_budget(p, machines, seen | {node.machine}) + (p,) for p in parents), key=lambda t: t[0])

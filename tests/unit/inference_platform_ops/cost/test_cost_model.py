@@ -146,9 +146,18 @@ def test_out_of_range_and_badly_typed_values_are_named(params):
     assert "CostProfile.PayloadKb must be a number, got True" in message
 
 
-def test_unmodelled_provisioned_concurrency_is_a_warning_not_a_silent_zero(params):
+def test_serverless_provisioned_concurrency_is_read_and_priced(params):
+    """Provisioned concurrency is a standing charge (2 x 2 GB x $0.0000048 per GB-second, every second of the
+    month), and the compute it serves is billed at its own lower rate."""
     params["Parameters"]["ServerlessProvisionedConcurrency"] = "2"
-    assert any("ServerlessProvisionedConcurrency" in w for w in CostConfig.from_params(params).warnings)
+    cfg = CostConfig.from_params(params)
+    prices = UnitPrices.for_config(cfg)
+    assert cfg.serverless_provisioned_concurrency == 2 and cfg.warnings == ()
+    assert prices.provisioned_concurrency_second == pytest.approx(2 * 0.0000048)
+    assert prices.provisioned_concurrency_compute_second == pytest.approx(2 * 0.0000056)
+    params["Parameters"]["ServerlessProvisionedConcurrency"] = "201"
+    with pytest.raises(ValueError, match="ServerlessProvisionedConcurrency must be in 0-200"):
+        CostConfig.from_params(params)
 
 
 def test_capacity_and_concurrency_from_hourly_requests():
@@ -187,28 +196,51 @@ def test_batch_job_cost_counts_start_up_and_work(cfg):
 
 
 def test_pipeline_cost_per_million_requests(cfg):
+    """One real-time request: two Express executions (front door + file set), no Standard transition."""
     prices = UnitPrices.for_config(cfg)
     cost = pipeline_cost(1_000_000, 0, cfg, prices, PipelineUsage())
-    assert cost["step_functions"] == pytest.approx(175.0)  # 7 transitions x $0.000025
-    # 2 invocations x $0.0000002 + 0.25 GB x (20 + 30 + 150) ms x $0.0000166667 per GB-s
-    assert cost["lambda"] == pytest.approx(0.40 + 0.25 * 0.2 * 0.0000166667 * 1_000_000)
-    assert cost["dynamodb"] == pytest.approx(2 * 0.625 + 0.125)
+    # Express: 2 x $1 per million; duration: child 150 + 30 + 20 ms -> 200 ms billed, front door
+    # 20 + 20 + 200 + 20 = 260 -> 300 ms billed; 0.5 s x 64 MB = 0.03125 GB-s x $0.0000166667.
+    assert cost["step_functions"] == pytest.approx(2.0 + 0.03125 * 0.0000166667 * 1_000_000)
+    # 2 invocations x $0.0000002; route 0.25 GB x 20 ms, invoke 0.5 GB x 180 ms, x $0.0000166667 per GB-s
+    assert cost["lambda"] == pytest.approx(0.40 + (0.25 * 0.02 + 0.5 * 0.18) * 0.0000166667 * 1_000_000)
+    assert cost["dynamodb"] == pytest.approx(0.125)  # one strongly consistent read of the cancellation marker
+    assert sum(cost.values()) < 5.0
     assert monthly_fixed_cost(prices, PipelineUsage()) == pytest.approx(5 * 0.10 + 6 * 0.30)
 
 
-def test_counted_state_transitions_match_the_workflow_template():
+def test_a_batch_request_costs_its_standard_transitions_and_token_writes(cfg):
+    prices = UnitPrices.for_config(cfg)
+    cost = pipeline_cost(0, 1000, cfg, prices, PipelineUsage())
+    assert cost["step_functions"] == pytest.approx(1000 * (5 * 0.000025 + 0.000001))
+    assert cost["dynamodb"] == pytest.approx(1000 * (3 * 0.000000625 + 0.000000125))
+
+
+def _states(definition: dict) -> dict:
+    return definition["States"]
+
+
+def test_counted_executions_and_transitions_match_the_workflow_template():
     """PipelineUsage counts these states; renaming or adding states on the path must revisit the count."""
-    machines = {
-        name: resource["Properties"]["Definition"]["States"]
-        for name, resource in load_template("workflow.yaml")["Resources"].items()
-        if resource["Type"] == "AWS::StepFunctions::StateMachine"
-    }
-    pipeline, invoke = machines["InferencePipeline"], machines["InvokeFilesStateMachine"]
-    real_time = ["Route", "AnyFiles", "ChooseStrategy", "ProvisionedInference", "Done"]
-    assert [pipeline[state]["Type"] for state in real_time] == ["Task", "Choice", "Choice", "Task", "Succeed"]
-    assert pipeline["ServerlessInference"]["Next"] == pipeline["ProvisionedInference"]["Next"] == "Done"
-    [map_state] = invoke.values()
+    resources = load_template("workflow.yaml")["Resources"]
+    machines = {name: resource["Properties"] for name, resource in resources.items()
+                if resource["Type"] == "AWS::StepFunctions::StateMachine"}
+    front, file_set = machines["RequestStateMachine"], machines["InvokeFileSetStateMachine"]
+    assert front["StateMachineType"] == file_set["StateMachineType"] == "EXPRESS"
+    real_time = ["Route", "AnyFiles", "ChooseStrategy", "RunRealTime", "RealTimeSucceeded", "Done"]
+    states = _states(front["Definition"])
+    assert [states[name]["Type"] for name in real_time] == ["Task", "Choice", "Choice", "Task", "Choice", "Succeed"]
+    # The real-time path starts exactly one more execution, of the Express file set (the second of the two).
+    assert states["RunRealTime"]["Resource"] == "arn:aws:states:::aws-sdk:sfn:startSyncExecution"
+    assert PipelineUsage().express_executions_per_request == 2
+    assert PipelineUsage().transitions_per_request == 0
+    [map_state] = _states(file_set["Definition"]).values()
     assert map_state["Type"] == "Map" and list(map_state["ItemProcessor"]["States"]) == ["Invoke"]
-    assert PipelineUsage().transitions_per_request == len(real_time) + 2  # + the Map and one Invoke
+    # A batch request: the Standard pipeline's Route, AnyFiles, ChooseStrategy, BatchTransform, Done.
+    pipeline = _states(machines["InferencePipeline"]["Definition"])
     assert pipeline["BatchTransform"]["Next"] == "Done"
+    assert [pipeline[name]["Type"] for name in ("Route", "AnyFiles", "ChooseStrategy", "BatchTransform", "Done")] \
+        == ["Task", "Choice", "Choice", "Task", "Succeed"]
     assert PipelineUsage().transitions_per_batch_job == 5
+    memory = {name: resources[name]["Properties"]["MemorySize"] for name in ("RouteFunction", "InvokeFunction")}
+    assert memory == {"RouteFunction": PipelineUsage().route_lambda_mb, "InvokeFunction": PipelineUsage().invoke_lambda_mb}

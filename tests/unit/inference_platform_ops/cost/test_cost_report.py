@@ -36,14 +36,30 @@ def test_json_report_and_chart_are_written_next_to_each_other(tmp_path, capsys):
     assert printed["break_even"]["requests_per_hour"] == pytest.approx(16483.8, abs=0.1)
     assert len(printed["decision_matrix"]) == 30
     assert set(printed["prices"]) >= {"sagemaker_serverless", "step_functions_standard", "dynamodb_on_demand"}
-    # DR tier 2: the us-west-2 standby keeps 1 ml.m5.large (no schedule there) and receives the ledger writes.
+    # DR tier 2: the us-west-2 standby is a serverless endpoint and the workflow: nothing runs, no metric
+    # receives data, no alarm (no scaling there), and real-time requests write nothing to the table.
     [standby] = printed["secondary_regions"]
-    assert (standby["region"], standby["role"], standby["endpoints_usd"]) == ("us-west-2", "secondary", 83.95)
-    writes = printed["trace"]["requests"] / 168 * 730 * 2 * 0.000000625
-    assert standby["replicated_writes_usd"] == pytest.approx(writes, abs=0.01)
+    assert (standby["region"], standby["role"], standby["endpoints_usd"]) == ("us-west-2", "secondary", 0.0)
+    assert (standby["replicated_writes_usd"], standby["cloudwatch_usd"], standby["total_usd"]) == (0.0, 0.0, 0.0)
+    assert printed["standby_share_of_primary_endpoints"] == 0.0
+    assert printed["configured_policy"] == "seed_schedule"  # the fixture keeps the classic variant
     assert printed["environment_monthly_usd"] == pytest.approx(
         monthly["platform"] + printed["pipeline_monthly_usd"]["total"] + standby["total_usd"], abs=0.02
     )
+    # Every policy, each with the same keys; the pipeline is the same for all of them.
+    policies = printed["policies"]
+    assert list(policies) == ["always_on", "seed_schedule", "seed_scale_to_zero", "cost_policy", "serverless_only",
+                              "oracle", "constrained_oracle"]
+    for name, row in policies.items():
+        assert set(row) >= {"monthly_usd", "endpoint_usd", "pipeline_usd", "cold_starts_per_month",
+                            "business_hours_cold_starts_per_month"}, name
+        assert row["monthly_usd"] == pytest.approx(row["endpoint_usd"] + row["pipeline_usd"], abs=0.01), name
+        assert row["pipeline_usd"] == printed["pipeline_monthly_usd"]["total"]
+    assert policies["seed_schedule"]["endpoint_usd"] == monthly["platform"]
+    assert policies["always_on"]["endpoint_usd"] == monthly["always_on"]
+    assert printed["recommended"] in {"always_on", "seed_schedule", "seed_scale_to_zero", "cost_policy",
+                                      "serverless_only"}
+    assert printed["pipeline_usd_per_million_requests"] < 5.0
 
 
 def test_table_for_a_profile_given_by_path(tmp_path, capsys):
@@ -113,3 +129,31 @@ def test_parameters_left_out_of_a_params_file_take_the_main_template_defaults(tm
     assert loaded["Parameters"]["TargetInvocationsPerInstance"] == "70"  # from the template
     assert loaded["Parameters"]["InstanceType"] == "ml.m5.large"
     assert cost_report.template_defaults(tmp_path / "absent.yaml") == {}
+
+
+@pytest.mark.parametrize("profile", ["business-hours", "sporadic", "steady", "heavy-business-hours"])
+def test_the_recommendation_is_near_the_constrained_oracle_and_never_above_always_on(profile, tmp_path, capsys):
+    """On every reference profile the recommended policy costs at most 1.25 x the cheapest plan with no
+    business-hour cold starts, and never more than always-on (staging's settings)."""
+    args = ["--env", "staging", "--profile", profile, "--out-dir", str(tmp_path), "--json", "--no-chart"]
+    assert cost_report.main(args) == 0
+    printed = json.loads(capsys.readouterr().out)
+    policies = printed["policies"]
+    recommended = policies[printed["recommended"]]["monthly_usd"]
+    assert recommended <= 1.25 * policies["constrained_oracle"]["monthly_usd"]
+    assert recommended <= policies["always_on"]["monthly_usd"]
+    # The planner's plan never costs more than the seed rule on the same endpoint, where that rule carries
+    # every hour (on the heavy profile staging's two instances cannot carry the business-hours peak).
+    if policies["seed_scale_to_zero"]["hours_over_capacity_per_month"] == 0:
+        assert policies["cost_policy"]["endpoint_usd"] <= policies["seed_scale_to_zero"]["endpoint_usd"] + 0.01
+    assert policies["cost_policy"]["hours_over_capacity_per_month"] == 0
+
+
+def test_scale_to_zero_saves_most_of_always_on_for_office_traffic(tmp_path, capsys):
+    """Business-hours profile on staging: the seed rule on a scale-to-zero endpoint costs under 30% of always-on
+    (business hours on 1-2 instances, a 15 min wake-up and scale-in tail, nights and weekends at zero)."""
+    args = ["--env", "staging", "--profile", "business-hours", "--out-dir", str(tmp_path), "--json", "--no-chart"]
+    assert cost_report.main(args) == 0
+    policies = json.loads(capsys.readouterr().out)["policies"]
+    assert policies["seed_scale_to_zero"]["endpoint_usd"] <= 0.30 * policies["always_on"]["endpoint_usd"]
+    assert policies["seed_scale_to_zero"]["business_hours_cold_starts_per_month"] == 0

@@ -68,21 +68,31 @@ def test_tier1_secondary_runs_what_the_primary_runs() -> None:
         assert plan.parameters["EnableStateStore"] == "true"  # replica in both regions (main passes DrTier on)
 
 
-def test_tier2_secondary_is_a_minimal_warm_standby() -> None:
+def test_tier2_secondary_is_a_standby_with_nothing_running() -> None:
+    """The standby keeps a serverless endpoint and the workflow, and no instance: it costs nothing until a
+    failover sends it work (which then meets cold starts)."""
     config = config_for(2)
     primary, secondary = region_plans(config)
     assert primary.parameters == {**config["Parameters"], "PrimaryRegion": "us-east-1",
                                   "SecondaryRegion": "us-west-2", "DrTier": "2"}
     standby = secondary.parameters
-    assert standby["InitialInstanceCount"] == "1"
-    assert standby["EnableScheduledScaling"] == "false"
+    assert standby["EnableServerlessInference"] == "true"
+    assert standby["EnableProvisionedEndpoint"] == "false"
     assert standby["ServerlessProvisionedConcurrency"] == "0"
+    assert standby["EnableScheduledScaling"] == "false" and standby["EnableScaleToZero"] == "false"
+    assert standby["RoutingPolicy"] == "business-hours"
     assert standby["EnableIdleDetection"] == "false"  # an idle standby must not be stopped
     assert standby["EnableWorkflow"] == "true" and standby["EnableStateStore"] == "true"
-    # Same kinds of endpoint as the primary, so every failover target exists.
-    for flag in ("EnableProvisionedEndpoint", "EnableServerlessInference"):
-        assert standby[flag] == primary.parameters[flag]
     assert standby["DrTier"] == "2" and standby["SecondaryRegion"] == "us-west-2"
+
+
+def test_tier2_scale_to_zero_standby_for_models_serverless_cannot_host() -> None:
+    config = config_for(2) | {"DrStandby": "scale-to-zero"}
+    standby = region_plans(config)[1].parameters
+    assert (standby["EnableProvisionedEndpoint"], standby["EnableScaleToZero"], standby["ScaleToZeroSchedule"],
+            standby["EnableServerlessInference"]) == ("true", "true", "on-demand", "false")
+    with pytest.raises(ValueError, match="DrStandby must be one of serverless, scale-to-zero, got 'warm'"):
+        region_plans(config_for(2) | {"DrStandby": "warm"})
 
 
 def test_tier3_is_primary_only_with_no_failover_target() -> None:

@@ -34,7 +34,8 @@ def staging_config() -> dict:
         {"DrTier": "2", "SecondaryRegion": SECONDARY, "ProjectName": "ml-inference",
          "EnableProvisionedEndpoint": "true", "EnableServerlessInference": "true", "EnableWorkflow": "true",
          "EnableStateStore": "true",
-         "SecondaryProvisionedEndpointName": "prov-usw2", "SecondaryServerlessEndpointName": "sls-usw2"})
+         # The tier 2 standby is serverless: both kinds fail over to its serverless endpoint.
+         "SecondaryProvisionedEndpointName": "sls-usw2", "SecondaryServerlessEndpointName": "sls-usw2"})
     return config
 
 
@@ -82,8 +83,8 @@ def seed_region(region: str, endpoints: dict[str, str], *, replica_of: str, pitr
         sagemaker.create_endpoint_config(EndpointConfigName=f"{name}-config", ProductionVariants=[variant])
         sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config")
     if stack:
-        outputs = {"ProvisionedEndpointName": {"Value": endpoints.get("provisioned", "none")},
-                   "ServerlessEndpointName": {"Value": endpoints.get("serverless", "none")}}
+        # main.yaml has an endpoint output only for an endpoint kind it deploys.
+        outputs = {f"{kind.title()}EndpointName": {"Value": name} for kind, name in endpoints.items()}
         declared = {key: {"Type": "String"} for key in (stack_parameters or {})}
         template = {"Parameters": declared, "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}, "Outputs": outputs}
         boto3.client("cloudformation", region_name=region).create_stack(
@@ -121,10 +122,10 @@ def rows(checks) -> dict[tuple[str, str], bool]:
 
 def healthy_deployment() -> None:
     seed_region(PRIMARY, {"provisioned": "prov-use1", "serverless": "sls-use1"}, replica_of=SECONDARY)
-    seed_region(SECONDARY, {"provisioned": "prov-usw2", "serverless": "sls-usw2"}, replica_of=PRIMARY)
+    seed_region(SECONDARY, {"serverless": "sls-usw2"}, replica_of=PRIMARY)
 
 
-def test_healthy_warm_standby_passes_every_check(aws, client_for) -> None:
+def test_healthy_standby_passes_every_check(aws, client_for) -> None:
     healthy_deployment()
     checks = dr_validate.validate(staging_config(), client_for)
 
@@ -134,9 +135,9 @@ def test_healthy_warm_standby_passes_every_check(aws, client_for) -> None:
         (PRIMARY, "provisioned endpoint prov-use1"): True,
         (PRIMARY, "serverless endpoint sls-use1"): True,
         (SECONDARY, f"stack {STACK}"): True,
-        (SECONDARY, "provisioned endpoint prov-usw2"): True,
         (SECONDARY, "serverless endpoint sls-usw2"): True,
-        (PRIMARY, f"failover target provisioned in {SECONDARY}: prov-usw2"): True,
+        (SECONDARY, "standby runs no instance"): True,
+        (PRIMARY, f"failover target provisioned in {SECONDARY}: sls-usw2"): True,
         (PRIMARY, f"failover target serverless in {SECONDARY}: sls-usw2"): True,
         (PRIMARY, f"state table {TABLE}"): True,
         (PRIMARY, f"replica in {SECONDARY}"): True,
@@ -149,7 +150,7 @@ def test_healthy_warm_standby_passes_every_check(aws, client_for) -> None:
 
 def test_each_broken_piece_fails_its_own_row_and_the_rest_still_run(aws, client_for) -> None:
     seed_region(PRIMARY, {"provisioned": "prov-use1", "serverless": "sls-use1"}, replica_of="")
-    # The secondary lost its serverless endpoint and has PITR off.
+    # The standby runs an instance endpoint instead of its serverless one, and has PITR off.
     seed_region(SECONDARY, {"provisioned": "prov-usw2"}, replica_of=PRIMARY, pitr=False)
     boto3.client("sagemaker", region_name=PRIMARY).delete_endpoint(EndpointName="prov-use1")
     config = staging_config()
@@ -160,11 +161,14 @@ def test_each_broken_piece_fails_its_own_row_and_the_rest_still_run(aws, client_
 
     assert set(failed) == {
         (PRIMARY, "provisioned endpoint prov-use1"),
-        (SECONDARY, "serverless endpoint none"),
+        (SECONDARY, "serverless endpoint"),  # no endpoint output: the stack lists no serverless endpoint
+        (SECONDARY, "standby runs no instance"),
+        (PRIMARY, f"failover target provisioned in {SECONDARY}: sls-usw2"),
         (PRIMARY, f"failover target serverless in {SECONDARY}"),
         (PRIMARY, f"replica in {SECONDARY}"),
         (SECONDARY, "point-in-time recovery"),
     }
+    assert failed[(SECONDARY, "standby runs no instance")] == "instance endpoint prov-usw2 deployed in the standby"
     assert "ValidationException" in failed[(PRIMARY, "provisioned endpoint prov-use1")]
     assert "SecondaryServerlessEndpointName is empty" in failed[(PRIMARY, f"failover target serverless in {SECONDARY}")]
     assert failed[(PRIMARY, f"replica in {SECONDARY}")] == "no replica listed (replicas: none)"
@@ -177,7 +181,7 @@ def test_failover_target_is_read_from_the_deployed_primary_stack(aws, client_for
     seed_region(PRIMARY, {"provisioned": "prov-use1", "serverless": "sls-use1"}, replica_of=SECONDARY,
                 stack_parameters={"SecondaryProvisionedEndpointName": "old-name",
                                   "SecondaryServerlessEndpointName": ""})
-    seed_region(SECONDARY, {"provisioned": "prov-usw2", "serverless": "sls-usw2"}, replica_of=PRIMARY)
+    seed_region(SECONDARY, {"serverless": "sls-usw2"}, replica_of=PRIMARY)
 
     failed = {c.name: c.detail for c in dr_validate.validate(staging_config(), client_for) if not c.passed}
     assert set(failed) == {f"failover target provisioned in {SECONDARY}: old-name",
@@ -190,7 +194,7 @@ def test_missing_secondary_stack_and_table(aws, client_for) -> None:
     failed = {(c.region, c.name): c.detail for c in checks if not c.passed}
 
     assert "does not exist" in failed[(SECONDARY, f"stack {STACK}")]
-    assert failed[(SECONDARY, "provisioned endpoint")].endswith("stack missing")
+    assert failed[(SECONDARY, "serverless endpoint")].endswith("stack missing")
     assert "ResourceNotFoundException" in failed[(SECONDARY, f"state table {TABLE}")]
     assert all(region == SECONDARY or "failover target" in name for region, name in failed)
 
@@ -225,7 +229,7 @@ def test_main_prints_a_table_and_exits_non_zero_on_failure(aws, tmp_path, capsys
 
     assert dr_validate.main(["--env", "staging", "--templates-dir", str(tmp_path)]) == 1
     out = capsys.readouterr().out
-    assert "DR tier 2 (warm standby)" in out
+    assert "DR tier 2 (standby)" in out
     assert any(line.startswith(f"{PRIMARY}  primary") and " PASS " in line for line in out.splitlines())
     assert any(line.startswith(f"{SECONDARY}") and " FAIL " in line for line in out.splitlines())
     assert "failed" in out.splitlines()[-1]
@@ -238,7 +242,7 @@ def test_bad_params_file_exits_2_with_the_reason(tmp_path, capsys) -> None:
     (tmp_path / "params" / "staging.json").write_text(json.dumps(config))
 
     assert dr_validate.main(["--env", "staging", "--templates-dir", str(tmp_path)]) == 2
-    assert "DrTier 2 (warm standby) runs in two regions" in capsys.readouterr().err
+    assert "DrTier 2 (standby) runs in two regions" in capsys.readouterr().err
 
 
 def free_port() -> int:

@@ -136,3 +136,46 @@ def test_budget_counts_every_retrier_and_its_waits() -> None:
     findings = check_workflows("workflow.yaml", template({"InvokeEndpoint": task, **FALLBACK}))
     assert [f.rule for f in findings] == [BUDGET_RULE]
     assert "TimeoutSeconds 30 x 4 attempts + 4 s of retry waits = 124 s" in findings[0].message
+
+
+def sync_starter(**overrides: Any) -> dict[str, Any]:
+    task = {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sfn:startSyncExecution",
+            "Parameters": {"StateMachineArn": "${ChildArn}"}, "TimeoutSeconds": 120,
+            "Catch": [{"ErrorEquals": ["States.Timeout", "States.TaskFailed"], "Next": "Fallback"}],
+            "Next": "Succeeded"}
+    task.update(overrides)
+    return task
+
+
+CHECK_STATUS = {"Succeeded": {"Type": "Choice", "Default": "Fallback",
+                              "Choices": [{"Variable": "$.Status", "StringEquals": "SUCCEEDED", "Next": "Done"}]},
+                "Done": {"Type": "Succeed"}}
+
+
+def express_child(timeout: int | None = None) -> dict[str, Any]:
+    child = {"StartAt": "Each", "States": {"Each": {
+        "Type": "Map", "ItemsPath": "$.keys", "End": True,
+        "ItemProcessor": {"StartAt": "Invoke", "States": {"Invoke": invoke_task(TimeoutSeconds=90, Catch=None)}}}}}
+    if timeout is not None:
+        child["TimeoutSeconds"] = timeout
+    return {"Child": child}
+
+
+def test_a_sync_express_child_is_covered_by_its_starter_and_its_own_timeout() -> None:
+    """The file set's Invoke (90 s x 3 attempts) is bounded by the starter's 120 s, and the starter's Catch plus
+    the Choice on its Status lead to the fallback."""
+    assert rules_failed(template({"Run": sync_starter(), **CHECK_STATUS, **FALLBACK}, express_child())) == []
+
+
+def test_a_sync_starter_whose_answer_is_not_checked_is_no_fallback() -> None:
+    """startSyncExecution succeeds even when the child failed: without a Choice on Status the failure is lost."""
+    unchecked = {"Run": sync_starter(Next="Done"), "Done": {"Type": "Succeed"}, **FALLBACK}
+    assert rules_failed(template(unchecked, express_child())) == [FALLBACK_RULE]
+
+
+def test_the_child_definition_timeout_bounds_its_tasks() -> None:
+    """A starter without TimeoutSeconds leaves the budget to the child's own TimeoutSeconds."""
+    unbounded = {"Run": sync_starter(TimeoutSeconds=None), **CHECK_STATUS, **FALLBACK}
+    unbounded["Run"] = {k: v for k, v in unbounded["Run"].items() if v is not None}
+    assert rules_failed(template(unbounded, express_child())) == [BUDGET_RULE]
+    assert rules_failed(template(unbounded, express_child(timeout=120))) == []
