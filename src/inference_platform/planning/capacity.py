@@ -292,9 +292,8 @@ def plan_hours(inputs: CostInputs, requests: Sequence[float], business: Sequence
         return evaluate(inputs, requests, business, choices, **before)
 
     # Hours no enabled path can carry are over capacity whatever the plan; any other such hour is a defect.
-    unavoidable = sum(1 for count in requests if not any(
-        (path == PROVISIONED and inputs.provisioned_fits(count)) or (path == SERVERLESS and inputs.serverless_fits(count))
-        or path == BATCH for path in inputs.paths))
+    carries = {PROVISIONED: inputs.provisioned_fits, SERVERLESS: inputs.serverless_fits, BATCH: lambda _: True}
+    unavoidable = sum(1 for count in requests if not any(carries[path](count) for path in inputs.paths))
 
     def fits(result: PlanOutcome) -> bool:
         return (result.business_cold_starts <= business_cold_start_budget + _EPSILON

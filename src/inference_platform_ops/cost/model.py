@@ -416,7 +416,8 @@ def batch_job_cost(files: float, cfg: CostConfig, prices: UnitPrices, usage: Pip
 def pipeline_cost(
     requests: float, batch_jobs: float, cfg: CostConfig, prices: UnitPrices, usage: PipelineUsage
 ) -> dict[str, float]:
-    """Step Functions, Lambda and DynamoDB for ``requests`` real-time requests and ``batch_jobs`` jobs; no fixed part."""
+    """Step Functions, Lambda and DynamoDB for ``requests`` real-time requests and ``batch_jobs`` jobs (no fixed
+    part)."""
     p = prices.platform
     lambda_gb_seconds = (usage.route_lambda_mb / 1024 * usage.route_lambda_ms
                          + usage.invoke_lambda_mb / 1024 * usage.invoke_lambda_ms(cfg.model_latency_ms)) / 1000

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from inference_platform_ops.guard.findings import Finding, properties, resources_of_type
+from inference_platform_ops.guard.findings import Finding
+from inference_platform_ops.templates import properties, resources_of_type
 
 RULE = "SCALE_TO_ZERO_WAKE_UP_LINK"
 COPY_COUNT = "sagemaker:inference-component:DesiredCopyCount"

@@ -243,4 +243,5 @@ def test_counted_executions_and_transitions_match_the_workflow_template():
         == ["Task", "Choice", "Choice", "Task", "Succeed"]
     assert PipelineUsage().transitions_per_batch_job == 5
     memory = {name: resources[name]["Properties"]["MemorySize"] for name in ("RouteFunction", "InvokeFunction")}
-    assert memory == {"RouteFunction": PipelineUsage().route_lambda_mb, "InvokeFunction": PipelineUsage().invoke_lambda_mb}
+    usage = PipelineUsage()
+    assert memory == {"RouteFunction": usage.route_lambda_mb, "InvokeFunction": usage.invoke_lambda_mb}
