@@ -94,3 +94,24 @@ def test_billing_topic_is_encrypted(cfn):
     attributes = sns.get_topic_attributes(TopicArn=outputs["AlarmTopicArn"])["Attributes"]
     key = boto3.client("kms", region_name="us-east-1").describe_key(KeyId=attributes["KmsMasterKeyId"])
     assert key["KeyMetadata"]["Description"] == "Encrypts the billing alarm topic"
+
+
+def test_scale_to_zero_endpoint_hosts_a_component_the_emulator_can_describe(cfn):
+    """EnableScaleToZero: the endpoint config names no model and lets SageMaker scale instances to 0, the model
+    runs as an inference component, and the emulator answers DescribeInferenceComponent (the router asks it
+    for the copy count) from what the stack created."""
+    from inference_platform_ops.emulator import compat
+
+    with compat.patched():
+        outputs = deploy(cfn, "endpoints-s2z", "endpoints.yaml", {
+            "Environment": "local", "ProjectName": "ml-inference", "ModelImageUri": IMAGE,
+            "EnableProvisionedEndpoint": "true", "EnableScaleToZero": "true", "ComponentMaxInstanceCount": "3"})
+        [variant] = endpoint_config(outputs["ProvisionedEndpointName"])["ProductionVariants"]
+        component = boto3.client("sagemaker", region_name="us-east-1").describe_inference_component(
+            InferenceComponentName=outputs["InferenceComponentName"])
+
+    assert outputs["InferenceComponentName"] == "ml-inference-local-component"
+    assert "ModelName" not in variant
+    assert component["EndpointName"] == outputs["ProvisionedEndpointName"]
+    assert component["RuntimeConfig"]["CurrentCopyCount"] == 1
+    assert component["Specification"]["ModelName"] == outputs["ModelName"]

@@ -332,6 +332,51 @@ _register(ResourceType("AWS::Backup::BackupSelection", _create_backup_selection,
                        attributes=("SelectionId", "BackupPlanId", "Id")))
 
 
+# --- SageMaker inference components ----------------------------------------------------------------
+
+@dataclass
+class InferenceComponent:
+    """moto has no inference components (no API, no CloudFormation type); the emulator keeps them here and
+    answers DescribeInferenceComponent from it (``compat``), so the router can read a component's copies."""
+
+    name: str
+    arn: str
+    endpoint_name: str
+    variant_name: str
+    model_name: str
+    copies: int
+
+
+_COMPONENTS: dict[tuple[str, str], InferenceComponent] = {}
+
+
+def inference_component(region: str, name: str) -> InferenceComponent | None:
+    return _COMPONENTS.get((region, name))
+
+
+def _create_inference_component(ctx: Context, properties: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    name = properties.get("InferenceComponentName") or ctx.generated_name[:63]
+    spec = properties.get("Specification") or {}
+    endpoint = properties["EndpointName"]
+    ctx.call("sagemaker", "describe_endpoint", EndpointName=endpoint)  # AWS refuses an unknown endpoint
+    if spec.get("ModelName"):
+        ctx.call("sagemaker", "describe_model", ModelName=spec["ModelName"])
+    arn = f"arn:aws:sagemaker:{ctx.region}:{ctx.account_id or '123456789012'}:inference-component/{name}"
+    copies = int((properties.get("RuntimeConfig") or {}).get("CopyCount", 1))
+    _COMPONENTS[(ctx.region, name)] = InferenceComponent(name, arn, endpoint, str(properties.get("VariantName", "")),
+                                                         str(spec.get("ModelName", "")), copies)
+    return arn, {"InferenceComponentArn": arn}
+
+
+def _delete_inference_component(ctx: Context, physical: str, properties: dict[str, Any], _: dict[str, str]) -> None:
+    _COMPONENTS.pop((ctx.region, physical.rsplit("/", 1)[-1]), None)
+
+
+_register(ResourceType("AWS::SageMaker::InferenceComponent", _create_inference_component,
+                       _delete_inference_component, name_property="InferenceComponentName",
+                       attributes=("InferenceComponentArn",)))
+
+
 # --- Lambda ----------------------------------------------------------------------------------------
 
 def _create_permission(ctx: Context, properties: dict[str, Any]) -> tuple[str, dict[str, str]]:

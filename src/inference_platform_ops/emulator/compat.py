@@ -53,6 +53,7 @@ the Lambda package or by real deploys.
 from __future__ import annotations
 
 import contextlib
+import json
 import types
 from collections.abc import Iterator
 from typing import Any
@@ -544,6 +545,41 @@ def _patch_log_group_key() -> None:
     _set(LogGroup, "create_from_cloudformation_json", classmethod(create))
 
 
+def _patch_inference_components() -> None:
+    """DescribeInferenceComponent, answered from the components the emulator created (moto has no such API)."""
+    from moto.sagemaker.responses import SageMakerResponse
+
+    from inference_platform_ops.emulator import cfn_resources
+
+    def describe_inference_component(self: Any) -> str:
+        name = json.loads(self.body or "{}").get("InferenceComponentName", "")
+        component = cfn_resources.inference_component(self.region, name)
+        if component is None:
+            from moto.sagemaker.exceptions import ValidationError
+
+            raise ValidationError(message=f"Could not find inference component '{name}'.")
+        return json.dumps({
+            "InferenceComponentName": component.name, "InferenceComponentArn": component.arn,
+            "EndpointName": component.endpoint_name, "VariantName": component.variant_name,
+            "InferenceComponentStatus": "InService", "Specification": {"ModelName": component.model_name},
+            "RuntimeConfig": {"DesiredCopyCount": component.copies, "CurrentCopyCount": component.copies},
+            "CreationTime": 0, "LastModifiedTime": 0,
+        })
+
+    _set(SageMakerResponse, "describe_inference_component", describe_inference_component)
+
+    # An endpoint that hosts inference components has variants without a ModelName (the components name the
+    # model); moto assumes every variant names one and fails with KeyError.
+    from moto.sagemaker.models import SageMakerModelBackend
+
+    shipped_validate = SageMakerModelBackend.validate_production_variants
+
+    def validate_production_variants(self: Any, production_variants: list[dict[str, Any]]) -> None:
+        shipped_validate(self, [v for v in production_variants if "ModelName" in v])
+
+    _set(SageMakerModelBackend, "validate_production_variants", validate_production_variants)
+
+
 def install() -> None:
     """Apply every patch once, for the rest of the process (safe to call again)."""
     if _ORIGINALS:
@@ -560,6 +596,7 @@ def install() -> None:
     _patch_yaml_get_att_list()
     _patch_bucket_policy_transport()
     _patch_log_group_key()
+    _patch_inference_components()
 
 
 def uninstall() -> None:
