@@ -384,10 +384,23 @@ def test_standard_fallback_stops_its_run_and_marks_it_cancelled(script):
 
     run_arn = workflow.invoke_files_arn.replace(":stateMachine:", ":execution:") + ":cold-standard"
     assert workflow.wait(run_arn)["status"] == "ABORTED"  # stopped by StartBatch, not left to retry
-    assert script.calls_to(SERVERLESS) == 1  # the cold start only: the stopped run made no further attempt
+    calls_before = script.calls_to(SERVERLESS)
+    assert calls_before <= 1  # at most the cold start (0 if stopped first): the stopped run made no retry
     marker = harness.aws("dynamodb").get_item(TableName=harness.PARAMETERS["StateTableName"],
                                               Key={"pk": {"S": "request#cold-standard"}, "sk": {"S": "cancelled"}})
     assert "States.Timeout" in marker["Item"]["reason"]["S"]
     assert invoke_as_the_child(workflow, "input/file-0000.json", request="cold-standard")["cancelled"] is True
     assert s3_objects("output/file-") == {}
-    assert script.calls_to(SERVERLESS) == 2  # the one cold start, and the late file above (which wrote nothing)
+    assert script.calls_to(SERVERLESS) == calls_before + 1  # the late file above, which wrote nothing
+
+
+def test_front_door_refuses_a_bad_input_in_its_own_terms(script):
+    """The front door fails with Route's error and cause, like the pipeline (no hand-over, no stack trace)."""
+    workflow = harness.deploy()
+    execution = workflow.request("front-typo", {"mdoe": "batch"})
+
+    described = workflow.wait(execution)
+
+    assert (described["status"], described["error"]) == ("FAILED", "InvalidExecutionInput")
+    assert "'mdoe' (did you mean 'mode'?)" in described["cause"] and "Traceback" not in described["cause"]
+    assert pipeline_executions(workflow) == []

@@ -38,9 +38,10 @@ from inference_platform.workflow.routing import (
 
 # What an execution's input may ask for; "auto" lets the router choose.
 DEFAULT_MODE = "auto"
-# Every field an execution input may have. ``replaces`` and ``fallback_reason`` come from the Express front door
-# when it hands a failed real-time run over to the batch path (its StartBatch then cancels that run).
-INPUT_FIELDS = ("mode", "replaces", "fallback_reason")
+INPUT_FIELDS = ("mode",)  # every field a caller's execution input may have
+# Also accepted: the Express front door hands a failed real-time run over to the batch path with these (its
+# StartBatch then cancels that run); they are not offered to callers.
+HANDOVER_FIELDS = ("replaces", "fallback_reason")
 INVALID_INPUT = "invalid_input"  # Route's strategy for an input it refuses; the state machine fails with the cause
 MAX_LISTED_KEYS = 200
 
@@ -64,7 +65,7 @@ def requested_mode(request: Any) -> str:
         kind = "null" if request is None else type(request).__name__
         raise InvalidExecutionInput(f"the execution input must be a JSON object such as {{}} or "
                                     f'{{"mode": "batch"}}, got {kind}')
-    unknown = sorted(set(request) - set(INPUT_FIELDS))
+    unknown = sorted(set(request) - set(INPUT_FIELDS) - set(HANDOVER_FIELDS))
     if unknown:
         hint = difflib.get_close_matches(unknown[0], INPUT_FIELDS, n=1)
         maybe = f" (did you mean {hint[0]!r}?)" if hint else ""
