@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from inference_platform.idle.config import IdleDetectorSettings
+from inference_platform.planning.config import PlannerConfig
 from inference_platform.shared.settings import ConfigError
 from inference_platform.workflow.config import CallbackConfig, InvokeConfig, RouteConfig, StartBatchConfig
 from inference_platform_ops.intrinsics import Evaluator
@@ -34,6 +35,7 @@ SETTINGS_OF_HANDLER: dict[str, Any] = {
     "inference_platform.handlers.start_batch": StartBatchConfig,
     "inference_platform.handlers.batch_callback": CallbackConfig,
     "inference_platform.handlers.idle_detector": IdleDetectorSettings,
+    "inference_platform.handlers.capacity_planner": PlannerConfig,
 }
 # What stands in for a value only the deployed stack knows (an ARN is the strictest shape asked for).
 PLACEHOLDER = "arn:aws:placeholder:us-east-1:123456789012:known-after-deploy"
