@@ -9,6 +9,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 GUARD := .tools/bin/cfn-guard
 CT_RULES := .tools/control-tower/.installed
+IAM_SIMULATE := .tools/iam-simulate/node_modules/@cloud-copilot/iam-simulate/package.json
+IAM_SIMULATE_SRC := src/inference_platform_ops/iam/simulator
 ENV ?= local
 TEMPLATES := $(sort $(wildcard templates/*.yaml))
 WORKFLOWS := $(sort $(wildcard .github/workflows/*.yml))
@@ -22,8 +24,9 @@ help: ## List every target with one line each (default)
 	@echo "  Variables: ENV=local|dev|staging|production (default local); CONFIRM=yes to execute a production deploy"
 	@echo "             or bootstrap; CONFIRM=<StackName> for destroy; REPLACE_FAILED=yes to delete a stack left in"
 	@echo "             ROLLBACK_COMPLETE and deploy it again; LOCK_WAIT=<s> to wait for another run on ENV (600)"
+	@echo "             ALLOW_REPLACE=<logical id>[,...] to let a deploy replace a stateful resource (table, key, bucket ...)"
 
-install: $(VENV)/.installed $(GUARD) $(CT_RULES) ## Create .venv from pinned requirements, cfn-guard into .tools/bin, Control Tower rules into .tools/control-tower
+install: $(VENV)/.installed $(GUARD) $(CT_RULES) $(IAM_SIMULATE) ## Create .venv from pinned requirements, cfn-guard, Control Tower rules and the IAM policy evaluator into .tools (idempotent)
 
 $(VENV)/.installed: requirements/dev.txt requirements/runtime.txt requirements/constraints.txt pyproject.toml
 	@echo "==> install: .venv from pinned requirements, then this project (editable, with its console scripts)"
@@ -43,6 +46,14 @@ $(CT_RULES): src/inference_platform_ops/tools/install_cfn_guard.py $(VENV)/.inst
 	@$(BIN)/inference-install-cfn-guard --rules-only --rules-dest $(dir $@) --cache .tools/cache
 	@touch $@
 
+$(IAM_SIMULATE): $(IAM_SIMULATE_SRC)/package.json $(IAM_SIMULATE_SRC)/package-lock.json
+	@echo "==> install: the IAM policy evaluator (@cloud-copilot/iam-simulate, pinned by package-lock.json) into .tools/iam-simulate"
+	@command -v npm >/dev/null || { echo "install: npm (Node.js 20+) is needed for the permission contract's policy evaluator"; exit 1; }
+	@mkdir -p .tools/iam-simulate
+	@cp $(IAM_SIMULATE_SRC)/package.json $(IAM_SIMULATE_SRC)/package-lock.json .tools/iam-simulate/
+	@cd .tools/iam-simulate && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
+	@touch $@
+
 lint: install ## cfn-lint every template (with I3011 deletion policies), ruff every Python file
 	@echo "==> lint: cfn-lint on $(words $(TEMPLATES)) templates (plus I3011: explicit deletion policies)"
 	@$(BIN)/cfn-lint --include-checks I3011 -- $(TEMPLATES)
@@ -57,10 +68,13 @@ compliance: install ## Project guard rules + every AWS Control Tower proactive c
 	@echo "==> compliance: project rules + Control Tower catalog over $(words $(TEMPLATES)) templates"
 	@$(BIN)/inference-compliance
 
-pytest: install ## pytest with coverage on all cores (fails under 85% for src/)
+pytest: install ## pytest with coverage on all cores (fails under 85% for src/), then the IAM permission contract
 	@echo "==> pytest: unit, property, moto integration and template tests"
 	@# Two workers: the suite has real Step Functions retry waits that overlap well.
+	@rm -rf build/iam-contract
 	@$(BIN)/pytest -n auto
+	@echo "==> pytest: permission contract (every recorded AWS call against the templates' policies, per params file)"
+	@$(BIN)/inference-iam-contract
 
 workflows: install ## GitHub workflow checks: JSON schema and zizmor (offline)
 	@echo "==> workflows: check-jsonschema + zizmor --offline on $(words $(WORKFLOWS)) workflows"

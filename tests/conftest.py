@@ -54,3 +54,17 @@ def _loopback_only():
     socket.socket.connect = _guarded_connect
     yield
     socket.socket.connect = _real_connect
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _permission_contract():
+    """Record every AWS call a principal makes (inference_platform_ops.iam.recorder); make test evaluates the
+    records of all workers right after pytest (inference-iam-contract)."""
+    from inference_platform_ops.iam import recorder
+    from inference_platform_ops.paths import ROOT
+
+    path = recorder.worker_file(ROOT / "build" / "iam-contract")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("")
+    with recorder.record_to(path):
+        yield

@@ -168,3 +168,4 @@ def _comparison_problems(template: dict, values: dict[str, str]) -> list[str]:
             problems.append(f"{lower_name}={values[lower_name]} must be {relation} "
                             f"{higher_name}={values[higher_name]}")
     return problems
+

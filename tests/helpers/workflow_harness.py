@@ -22,8 +22,9 @@ from typing import Any, TypeVar
 import boto3
 import moto  # noqa: F401 - moto must hook botocore before the first session below is built
 
-from inference_platform_ops.intrinsics import Evaluator
-from tests.helpers.template_loader import load_template
+from inference_platform_ops.iam import recorder
+from inference_platform_ops.stacks import ResolvedStack
+from tests.helpers.template_loader import TEMPLATES, load_template
 
 T = TypeVar("T")
 # How long a test waits for moto's Step Functions threads to get somewhere. Only an upper bound: the wait ends as
@@ -31,47 +32,28 @@ T = TypeVar("T")
 WAIT_S = 120.0
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-BUCKET = "inference-input-local"
-PARAMETERS = {
-    "Environment": "local",
-    "ProjectName": "ml-inference",
-    "ArtifactBucket": "artifacts-local",
-    "LambdaCodeKey": "lambda/inference.zip",
-    "ProvisionedEndpointName": "ml-inference-local-provisioned",
-    "ServerlessEndpointName": "ml-inference-local-serverless",
-    "SecondaryRegion": "",
-    "SecondaryProvisionedEndpointName": "",
-    "SecondaryServerlessEndpointName": "",
-    "ModelName": "ml-inference-local-model",
-    "InputLocation": BUCKET,
-    "InputPrefix": "input/",
-    "OutputPrefix": "output/",
-    "StateTableName": "ml-inference-local-state",
-    "BatchThreshold": "1000",
-    "BusinessTimezone": "America/New_York",
-    "BusinessStartHour": "9",
-    "BusinessEndHour": "18",
-    "BusinessDays": "MON-FRI",
-    "TransformInstanceType": "ml.m5.large",
-    "TransformInstanceCount": "1",
-    "LogRetentionDays": "30",
-    "MapMaxConcurrency": "10",
-    "LogsKmsKeyArn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-4000-8000-000000000000",
-    "AlarmTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:ml-inference-local-alarms",
-    "VpcSubnetIds": "",
-    "VpcSecurityGroupIds": "",
-    "ProvisionedInferenceComponentName": "",
-    "ExpressMaxFiles": "100",
-    "RoutingPolicy": "business-hours",
-}
+
+
+def _local_workflow_parameters() -> dict[str, str]:
+    """workflow.yaml's parameters exactly as main.yaml passes them for templates/params/local.json, so the
+    executed tests run the local deployment (the permission contract maps its names onto every params file)."""
+    from inference_platform_ops.iam.principals import deployment
+
+    return dict(deployment("local", TEMPLATES).primary.child("WorkflowStack").parameters)
+
+
+PARAMETERS = _local_workflow_parameters()
+BUCKET = PARAMETERS["InputLocation"]
 FUNCTIONS = ("RouteFunction", "InvokeFunction", "StartBatchFunction", "BatchCallbackFunction")
 _SUB = re.compile(r"\$\{([A-Za-z0-9:.]+)\}")
 
 
 def resolve(value: Any, parameters: dict[str, str], physical: dict[str, str]) -> Any:
-    """Intrinsics over the parameters and the resources created so far; anything unresolvable fails loudly."""
-    return Evaluator(_template(), parameters, region=REGION, account_id=ACCOUNT, resources=physical,
-                     strict=True).resolve(value)
+    """The project's one intrinsic evaluator over these parameters, with Ref/GetAtt of the resources created
+    so far answered by what moto handed out (``physical``)."""
+    stack = ResolvedStack(TEMPLATES / "workflow.yaml", parameters, region=REGION, account=ACCOUNT,
+                          template=_template(), known=physical)
+    return stack.resolve(value)
 
 
 def substitute(definition: Any, substitutions: dict[str, str]) -> Any:
@@ -180,13 +162,15 @@ def _template() -> dict:
     return plain(load_template("workflow.yaml"))
 
 
-def deploy(parameters: dict[str, str] | None = None, patch_definition: Any = None) -> DeployedWorkflow:
+def deploy(parameters: dict[str, str] | None = None, patch_definition: Any = None,
+           world: dict[str, str] | None = None) -> DeployedWorkflow:
     """Create the template's functions and state machines in the active moto mock.
 
     ``patch_definition(logical_id, definition)`` may change a COPY of a definition (used only where a
     test says why, e.g. a shorter timeout so the timeout path runs in a second).
     """
     params = {**PARAMETERS, **(parameters or {})}
+    recorder.set_world("local", TEMPLATES, **(world or {}))  # the deployment the calls below run in
     template = _template()
     resources = template["Resources"]
     deployed = DeployedWorkflow(parameters=params)

@@ -509,3 +509,30 @@ def test_destroy_refuses_production_and_wants_the_stack_name(endpoint, capsys, t
     assert "DeletionPolicy Retain: Messages outlive the stack" in retained[0]
     queues = aws("sqs", endpoint).list_queues().get("QueueUrls", [])
     assert any("KeptQueue" in url for url in queues)  # really still there
+
+
+def test_a_refused_change_executes_nothing_and_deletes_its_change_sets(endpoint, capsys, tmp_path, monkeypatch):
+    """When change_review refuses (moto computes no Replacement, so the refusal is injected here; the rules are
+    tested on stubbed plans in test_change_review), no change set runs and none is left behind."""
+    from inference_platform_ops.deploy import change_review
+
+    def refuse(plans, **_kwargs):
+        plans = [p for p in plans if not p.no_changes]
+        return [change_review.Refusal(p.stack_name, p.region, "Marker", "stateful-replacement", "would be REPLACED")
+                for p in plans]
+
+    templates = copy_fixture(TEMPLATES, tmp_path)
+    if stack(endpoint, "fixture-local") is None:
+        assert run_deploy(capsys, endpoint, "local", templates)[0] == 0
+    edit_params(templates, "local", TopicName="refused")
+    status = stack(endpoint, "fixture-local")["StackStatus"]
+    monkeypatch.setattr(change_review, "review", refuse)
+
+    code, out = run_deploy(capsys, endpoint, "local", templates)
+
+    assert code == deploy.EXIT_REFUSED, out
+    assert "deploy: REFUSED fixture-local (eu-west-1) Marker: would be REPLACED" in out
+    assert "nothing was executed; the change sets were deleted" in out
+    assert stack(endpoint, "fixture-local")["StackStatus"] == status
+    summaries = aws("cloudformation", endpoint).list_change_sets(StackName="fixture-local")["Summaries"]
+    assert [s for s in summaries if s["ExecutionStatus"] == "AVAILABLE"] == []

@@ -180,6 +180,20 @@ def test_serverless_model_not_ready_once_then_succeeds_after_one_retry(script):
     assert transform_jobs() == []
 
 
+def test_a_failing_primary_region_is_served_by_the_secondary(script):
+    """Two regions (DR tiers 1 and 2): the endpoint has the same derived name in both, the primary answers 5xx,
+    the Invoke Lambda fails over to the secondary and the request succeeds without falling back to batch."""
+    script.outcomes[f"us-east-1/{SERVERLESS}"] = [Outcome.server_error()] * 3
+    workflow = harness.deploy({"SecondaryRegion": "us-west-2", "ProvisionedEndpointName": ""},
+                              world={"SecondaryRegion": "us-west-2"})
+    harness.put_inputs(1)
+    execution = workflow.start("failover", {"mode": "serverless"})
+
+    assert workflow.wait(execution)["status"] == "SUCCEEDED"
+    assert "FallbackToBatchTransform" not in entered_states(workflow.history(execution))
+    assert [meta.get("region") for meta in s3_objects("output/").values() if "region" in meta] == ["us-west-2"]
+
+
 def test_serverless_fails_three_times_then_falls_back_to_batch(script):
     """ModelNotReadyException on the first try and both retries (3 endpoint calls) -> the child run
     fails -> FallbackToBatchTransform, with the reason at $.fallback_reason, and the transform job is

@@ -94,9 +94,13 @@ def test_schedule_invokes_the_function_and_may_do_so():
 def test_summary_topic_is_encrypted_with_a_key_the_function_may_use():
     topic = RESOURCES["SummaryTopic"]["Properties"]
     assert topic["KmsMasterKeyId"] == {"Ref": "SummaryTopicKey"}
+    # The key policy's root statement delegates to IAM; the function's own policy grants the key's use.
     key_statements = RESOURCES["SummaryTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
-    role_grant = [s for s in key_statements if s["Principal"].get("AWS") == {"Fn::GetAtt": ["IdleDetectorRole", "Arn"]}]
-    assert role_grant and "kms:GenerateDataKey*" in role_grant[0]["Action"]
+    assert [s["Sid"] for s in key_statements] == ["AccountAdministration"]
+    grants = RESOURCES["IdleDetectorSummaryPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    encrypt = next(s for s in grants if s["Sid"] == "EncryptSummary")
+    assert "kms:GenerateDataKey*" in encrypt["Action"]
+    assert encrypt["Resource"] == {"Fn::GetAtt": ["SummaryTopicKey", "Arn"]}
     subscription = RESOURCES["SummaryEmailSubscription"]
     assert subscription["Condition"] == "HasNotificationEmail"
 
@@ -109,8 +113,9 @@ def test_role_grants_exactly_the_calls_the_code_makes():
         granted |= set(actions)
     assert granted == {
         "sagemaker:Search", "sagemaker:DescribeEndpointConfig", "sagemaker:UpdateEndpointWeightsAndCapacities",
-        "sagemaker:DeleteEndpoint", "cloudwatch:GetMetricData", "application-autoscaling:DescribeScalableTargets",
-        "application-autoscaling:RegisterScalableTarget", "sns:Publish", "kms:GenerateDataKey*", "kms:Decrypt",
+        "sagemaker:DescribeEndpoint", "sagemaker:DeleteEndpoint", "cloudwatch:GetMetricData",
+        "application-autoscaling:DescribeScalableTargets", "application-autoscaling:RegisterScalableTarget",
+        "sns:Publish", "kms:GenerateDataKey*", "kms:Decrypt",
         "logs:CreateLogStream", "logs:PutLogEvents",
         # recording who suspended an endpoint's schedules (tags on it), and failed runs to the queue
         "sagemaker:AddTags", "sagemaker:DeleteTags", "sqs:SendMessage",

@@ -70,7 +70,7 @@ def test_deploy_role_touches_only_its_environments_stacks(env):
             assert statement["Resource"] == \
                 f"arn:aws:cloudformation:*:123456789012:stack/ml-inference-{env}*/*"
     creating = next(s for s in deploy_statements(env) if "cloudformation:CreateChangeSet" in s["Action"])
-    assert creating["Condition"] == {"StringEquals": {
+    assert creating["Condition"] == {"ArnEquals": {  # cloudformation:RoleArn is an ARN-typed key
         "cloudformation:RoleArn": {"Fn::GetAtt": ["CloudFormationExecutionRole", "Arn"]}}}
 
 

@@ -57,7 +57,7 @@ def test_endpoints_build_with_storage_key_and_provisioned_concurrency(cfn):
         "Environment": "local", "ProjectName": "ml-inference", "ModelImageUri": IMAGE,
         "EnableProvisionedEndpoint": "true", "EnableServerlessInference": "true",
         "ServerlessProvisionedConcurrency": "2", "ProtectionLevel": "critical", "AutoscaledVariant": "true",
-        "InputLocation": "arn:aws:s3:us-east-1:123456789012:accesspoint/fsx-volume"})
+        "InputLocation": "fsx-volume-abcdefghijklmnopqrstuvwxyz12-ext-s3alias"})
     provisioned = endpoint_config(outputs["ProvisionedEndpointName"])
     assert provisioned["KmsKeyId"].startswith("arn:aws:kms:us-east-1:123456789012:key/")
     assert provisioned["ProductionVariants"][0]["InstanceType"] == "ml.m5.large"

@@ -104,7 +104,7 @@ def test_every_lambda_task_retries_lambda_service_errors(pipeline, invoke_files)
         covered = set().union(*(set(r["ErrorEquals"]) for r in state.get("Retry", [])))
         assert covered >= LAMBDA_SERVICE_ERRORS, name
         assert "TimeoutSeconds" in state, name
-    assert _runtime_options(65).config().retries == {"mode": "standard", "total_max_attempts": 1}
+    assert _runtime_options(2, 35).config().retries == {"mode": "standard", "total_max_attempts": 1}
 
 
 def test_file_keys_never_travel_through_the_state(pipeline, invoke_files):

@@ -32,9 +32,15 @@ _CROSS_REGION: dict[tuple, Any] = {}
 __all__ = ["ModelNotReadyException", "handler"]
 
 
-def _runtime_options(read_timeout_s: int) -> ClientOptions:
-    # One attempt: Step Functions owns the retries of this task (no SDK retries stacked on them).
-    return ClientOptions(connect_timeout=5, read_timeout=read_timeout_s, max_attempts=1)
+# One attempt per region: Step Functions owns the retries of this task (no SDK retries stacked on them), and
+# the template's time budget (connect + read, per region; inference_platform_ops.guard.asl_bounds) counts exactly
+# this many.
+SDK_ATTEMPTS_PER_REGION = 1
+
+
+def _runtime_options(connect_timeout_s: int, read_timeout_s: int) -> ClientOptions:
+    return ClientOptions(connect_timeout=connect_timeout_s, read_timeout=read_timeout_s,
+                         max_attempts=SDK_ATTEMPTS_PER_REGION)
 
 
 def _invoker(config: InvokeConfig, target: str) -> EndpointInvoker:
@@ -43,13 +49,13 @@ def _invoker(config: InvokeConfig, target: str) -> EndpointInvoker:
         raise ValueError(f"target {target!r} is not enabled in this deployment (no endpoint name configured)")
     region = current_region()
     secondary_endpoint = config.secondary_endpoints[target]
-    # Single region when no secondary is configured, when this stack IS the secondary, or when the
-    # secondary's endpoint name is unknown: names are generated per region, so the primary's name
-    # must never be sent to the other region.
+    # Single region when no secondary is configured, when this stack IS the secondary, or when the template
+    # gave no endpoint name for the secondary (that target is not deployed there).
     component = config.inference_components.get(target, "")
     if not config.secondary_region or config.secondary_region == region or not secondary_endpoint:
-        return single_region_invoker(client("sagemaker-runtime", region, _runtime_options(config.read_timeout_s)),
-                                     endpoint, region, inference_component=component)
+        options = _runtime_options(config.connect_timeout_s, config.read_timeout_s)
+        return single_region_invoker(client("sagemaker-runtime", region, options), endpoint, region,
+                                     inference_component=component)
     key = (region, config.secondary_region, endpoint, secondary_endpoint, component)
     if key not in _CROSS_REGION:
         # The secondary's endpoint is called without the component: a tier 2 standby is serverless (and a
@@ -58,7 +64,9 @@ def _invoker(config: InvokeConfig, target: str) -> EndpointInvoker:
             primary_region=region,
             secondary_region=config.secondary_region,
             endpoint_names={region: endpoint, config.secondary_region: secondary_endpoint},
-            client_factory=default_client_factory(read_timeout=float(config.read_timeout_s), max_attempts=1),
+            client_factory=default_client_factory(connect_timeout=float(config.connect_timeout_s),
+                                                  read_timeout=float(config.read_timeout_s),
+                                                  max_attempts=SDK_ATTEMPTS_PER_REGION),
             metrics=metrics,
             inference_components={region: component},
         )

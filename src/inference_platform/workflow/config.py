@@ -84,6 +84,7 @@ class InvokeConfig:
     read_timeout_s: int
     inference_components: Mapping[str, str] = field(default_factory=dict)  # target -> component ("" = none)
     state_table: str = ""  # where a fallback marks a request cancelled
+    connect_timeout_s: int = 2
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> InvokeConfig:
@@ -102,7 +103,8 @@ class InvokeConfig:
                 "serverless": text(env, "SECONDARY_SERVERLESS_ENDPOINT_NAME"),
             },
             content_type=text(env, "CONTENT_TYPE", "application/json"),
-            read_timeout_s=integer(env, "ENDPOINT_READ_TIMEOUT_SECONDS", 65, 1, 900),
+            read_timeout_s=integer(env, "ENDPOINT_READ_TIMEOUT_SECONDS", 35, 1, 900),
+            connect_timeout_s=integer(env, "ENDPOINT_CONNECT_TIMEOUT_SECONDS", 2, 1, 60),
             inference_components={"provisioned": text(env, "PROVISIONED_INFERENCE_COMPONENT_NAME"), "serverless": ""},
             state_table=text(env, "STATE_TABLE_NAME"),
         )
@@ -126,8 +128,12 @@ class StartBatchConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> StartBatchConfig:
         input_prefix, output_prefix = _prefixes(env)
+        location = required(env, "INPUT_LOCATION")
+        if location.startswith("arn:"):
+            raise ValueError(f"INPUT_LOCATION {location!r} is an access point ARN: batch transform's S3Uri needs the "
+                             "bucket name or the access point alias")
         return cls(
-            input_location=required(env, "INPUT_LOCATION"),
+            input_location=location,
             input_prefix=input_prefix,
             output_prefix=output_prefix,
             model_name=required(env, "MODEL_NAME"),

@@ -100,10 +100,27 @@ def targets(config: Mapping[str, Any], regions: list[str], client, template_path
         parameters = {"ProjectName": project_name(config), "GitHubOrg": org, "GitHubRepo": repo,
                       "CreateAccountResources": "true" if region == account_region else "false",
                       "CreateOidcProvider": create_oidc if region == account_region else "false"}
+        if region == account_region:
+            parameters.update(smoke_input_locations(template_path.parent / "params"))
         role = "account" if region == account_region else "bucket"
         tags = {"Project": project_name(config), "Environment": "shared"}
         result.append(StackTarget(role, region, name, template_path, parameters, tags))
     return result
+
+
+def smoke_input_locations(params_dir: Path) -> dict[str, str]:
+    """``<Env>InputLocation`` for every deployed environment's params file: its deploy role may write make
+    smoke's sample files there (bootstrap.yaml)."""
+    import json
+
+    found = {}
+    for env in ("dev", "staging", "production"):
+        path = params_dir / f"{env}.json"
+        if path.is_file():
+            location = (json.loads(path.read_text()).get("Parameters") or {}).get("InputLocation", "")
+            if location:
+                found[f"{env.capitalize()}InputLocation"] = location
+    return found
 
 
 def check_template_size(body: bytes, template_path: Path) -> None:

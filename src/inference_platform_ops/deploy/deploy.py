@@ -39,7 +39,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 import inference_platform
-from inference_platform_ops.deploy import bootstrap, lambda_settings, packaging, stack_ops
+from inference_platform_ops.deploy import bootstrap, change_review, lambda_settings, naming, packaging, stack_ops
 from inference_platform_ops.deploy.aws_access import session_for
 from inference_platform_ops.deploy.config import (
     BILLING_REGION,
@@ -52,6 +52,7 @@ from inference_platform_ops.deploy.config import (
 )
 from inference_platform_ops.deploy.locks import LockBusy, environment_lock
 from inference_platform_ops.emulator import local_aws
+from inference_platform_ops.iam import recorder
 from inference_platform_ops.paths import BUILD, REQUIREMENTS, RUNTIME_PACKAGE, TEMPLATES, TOOLS
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_BUSY, EXIT_INTERRUPTED = 1, 2, 3, 4, 130
@@ -107,6 +108,7 @@ class Deployer:
         # Unique per run: a change set of another run (another machine) is never mistaken for ours.
         self.change_set_name = (f"{verb}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}")
         self.touched: list[tuple[str, str]] = []  # (region, stack) this run created change sets on
+        self.allow_replace: list[str] = []  # logical ids of stateful resources this run may replace
         self.executing: tuple[str, str] | None = None
         self._clients: dict[tuple[str, str], object] = {}
 
@@ -166,6 +168,8 @@ def build_targets(config: dict, templates: Path, version: str = "unversioned") -
         raise ConfigError(f"params file {config['_path']}: {exc}") from exc
     for plan in plans:
         params = {**plan.parameters, "LambdaCodeKey": f"{config['Environment']}/{PLACEHOLDER_CODE_KEY}"}
+        if "SageMakerRevision" not in params and "SageMakerRevision" in (main_template.get("Parameters") or {}):
+            params["SageMakerRevision"] = naming.sagemaker_revision(params)
         where = f"{config['_path']} ({plan.role} {plan.region})"
         params, version_problems = with_version(main_template, params, version, where)
         checked = {**params, "ArtifactBucket": params.get("ArtifactBucket") or stand_in_bucket(config, plan.region)}
@@ -315,7 +319,8 @@ def resolve_bootstrap(deployer: Deployer, config: dict, targets: list[StackTarge
             continue
         resolved.append(replace(target, parameters={**target.parameters, "ArtifactBucket": buckets[target.region]}))
         if deployer.endpoint:
-            deployer.ensure_bucket(buckets[target.region], target.region)
+            with recorder.unrecorded():  # on AWS the bootstrap stack made it
+                deployer.ensure_bucket(buckets[target.region], target.region)
     return resolved
 
 
@@ -335,8 +340,9 @@ def run_bootstrap(deployer: Deployer, config: dict, template_path: Path, regions
                    for t in bootstrap.targets(config, regions, deployer.client, template_path)]
         raise_problems([p for t in targets for p in parameter_errors(
             template, t.parameters, t.region, f"{template_path.name} ({t.region})")])
-        return plan_and_execute(deployer, targets, None, replace_failed=False, approved=approved,
-                                title=f"Bootstrap {config['Environment']}")
+        with recorder.unrecorded():  # an administrator's step: not the deploy role's permission contract
+            return plan_and_execute(deployer, targets, None, replace_failed=False, approved=approved,
+                                    title=f"Bootstrap {config['Environment']}")
     finally:
         deployer.verb, deployer.change_set_name = verb, name
 
@@ -353,8 +359,17 @@ def plan_and_execute(deployer: Deployer, targets: list[StackTarget], artifact: p
         discard_all(deployer)  # never leave half a plan waiting in the account
         raise
     plans = [p for _, p in planned]
+    refusals = change_review.review(plans, allow_replace=deployer.allow_replace,
+                                    existing=retained_collisions(deployer, planned))
     if deployer.verb == "plan":
-        return finish_plan(deployer, plans, title)
+        return finish_plan(deployer, plans, title, [f"REFUSED on deploy: {r}" for r in refusals])
+    if refusals:
+        discard_all(deployer)
+        for refusal in refusals:
+            print(f"{deployer.verb}: REFUSED {refusal}")
+        print(f"{deployer.verb}: nothing was executed; the change sets were deleted")
+        write_step_summary(title, plans, f"refused: {refusals[0]}")
+        return EXIT_REFUSED
     if all(p.no_changes for p in plans):
         discard_all(deployer)
         print(f"{deployer.verb}: no changes for {deployer.env}; nothing to do")
@@ -371,9 +386,11 @@ def plan_and_execute(deployer: Deployer, targets: list[StackTarget], artifact: p
     return execute_all(deployer, planned, title)
 
 
-def finish_plan(deployer: Deployer, plans: list[stack_ops.ChangeSetPlan], title: str) -> int:
-    """Review the change sets (stateful replacements flagged), write the summary, delete what the plan made."""
-    notes = review_notes(plans)
+def finish_plan(deployer: Deployer, plans: list[stack_ops.ChangeSetPlan], title: str,
+                refusals: list[str] = ()) -> int:
+    """Review the change sets (stateful replacements flagged, and what a deploy would refuse), write the
+    summary, delete what the plan made."""
+    notes = review_notes(plans) + list(refusals)
     for note in notes:
         print(f"plan: WARNING {note}")
     removed = discard_all(deployer)
@@ -390,6 +407,47 @@ def review_notes(plans: list[stack_ops.ChangeSetPlan]) -> list[str]:
     return [f"{p.stack_name} ({p.region}): {c.logical_id} ({c.resource_type}) will be REPLACED"
             + (" if a changed value requires it" if c.replacement == "Conditional" else "")
             for p in plans for c in p.changes if c.replacement in ("True", "Conditional")]
+
+
+# Fixed-name resources that outlive their stack (DeletionPolicy Retain), and how to ask whether one exists.
+_EXISTS = {
+    "AWS::DynamoDB::GlobalTable": ("dynamodb", "TableName", lambda c, n: c.describe_table(TableName=n)),
+    "AWS::DynamoDB::Table": ("dynamodb", "TableName", lambda c, n: c.describe_table(TableName=n)),
+    "AWS::S3::Bucket": ("s3", "BucketName", lambda c, n: c.head_bucket(Bucket=n)),
+    "AWS::Backup::BackupVault": ("backup", "BackupVaultName", lambda c, n: c.describe_backup_vault(BackupVaultName=n)),
+}
+_NOT_FOUND = {"ResourceNotFoundException", "404", "NoSuchBucket", "NotFound"}
+
+
+def retained_collisions(deployer: Deployer, planned: list[tuple[StackTarget, stack_ops.ChangeSetPlan]]
+                        ) -> list[change_review.ExistingResource]:
+    """Retained fixed-name resources a stack about to be CREATED would create again, that exist already."""
+    from inference_platform_ops.stacks import ResolvedStack
+
+    found = []
+    for target, plan in planned:
+        if plan.no_changes or plan.change_set_type != "CREATE" or target.role in ("billing", "account", "bucket"):
+            continue
+        root = ResolvedStack(target.template_path, target.parameters, region=target.region,
+                             stack_name=target.stack_name)
+        for stack in root.nested():
+            for logical, body in stack.resources.items():
+                if body.get("DeletionPolicy") != "Retain" or body["Type"] not in _EXISTS:
+                    continue
+                service, name_property, probe = _EXISTS[body["Type"]]
+                raw_name = (body.get("Properties") or {}).get(name_property)
+                if raw_name is None or "AWS::StackId" in str(raw_name):
+                    continue  # a generated name, or one made from the new stack's id, never collides
+                name = stack.physical_name(logical)
+                try:
+                    probe(deployer.client(service, target.region), name)
+                except ClientError as exc:
+                    if exc.response.get("Error", {}).get("Code") in _NOT_FOUND:
+                        continue
+                    raise
+                found.append(change_review.ExistingResource(target.stack_name, target.region, logical,
+                                                            body["Type"], name))
+    return found
 
 
 def discard_all(deployer: Deployer) -> list[str]:
@@ -476,6 +534,7 @@ def prepare(args: argparse.Namespace, verb: str) -> tuple[dict, list[StackTarget
 def run(args: argparse.Namespace, verb: str = "deploy") -> int:
     config, targets, endpoint, session = prepare(args, verb)
     deployer = Deployer(args.env, endpoint, args.poll or (0.1 if endpoint else 5.0), session, verb=verb)
+    deployer.allow_replace = [item for item in args.allow_replace.split(",") if item.strip()]
     with environment_lock(args.env, f"make {verb} ENV={args.env}", wait_s=args.lock_wait,
                           say=lambda message: print(f"{verb}: {message}", flush=True)):
         try:
@@ -514,6 +573,9 @@ def parse_args(argv: list[str] | None, description: str = "Deploy an environment
     parser.add_argument("--cfn-role-arn", default=os.environ.get("CFN_EXECUTION_ROLE_ARN", ""),
                         help="CloudFormation execution role for the change sets (default $CFN_EXECUTION_ROLE_ARN, "
                              "else the bootstrap stack's CloudFormationExecutionRoleArn)")
+    parser.add_argument("--allow-replace", default=os.environ.get("ALLOW_REPLACE", ""),
+                        help="comma-separated logical ids of stateful resources this deploy may replace "
+                             "(default $ALLOW_REPLACE; make deploy ALLOW_REPLACE=<logical id>)")
     parser.add_argument("--no-deps", action="store_true",
                         help="package the Lambda zip without runtime dependencies (tests; never for AWS)")
     parser.add_argument("--endpoint-url", default=None, help="use this emulator endpoint instead of starting one")
@@ -550,7 +612,8 @@ def main(argv: list[str] | None = None, verb: str = "deploy") -> int:
     if args.no_deps and args.env != "local" and not args.endpoint_url:
         print(f"{verb}: error: --no-deps is only for the local emulator; AWS Lambdas need their dependencies")
         return EXIT_BAD_INPUT
-    return guarded(verb, lambda: run(args, verb))
+    with recorder.acting_as(recorder.Principal("deploy", args.env)), recorder.world(args.env, args.templates_dir):
+        return guarded(verb, lambda: run(args, verb))
 
 
 def plan_main(argv: list[str] | None = None) -> int:

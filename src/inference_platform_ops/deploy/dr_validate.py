@@ -210,16 +210,18 @@ def _check_failover_targets(client_for: ClientFor, plans: list[RegionPlan], prim
         return
     # What the primary stack was actually deployed with wins over what the params file says now.
     deployed = {p["ParameterKey"]: p.get("ParameterValue", "") for p in (primary_stack or {}).get("Parameters", [])}
+    outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in (primary_stack or {}).get("Outputs", []) or []}
     sagemaker = client_for("sagemaker", secondary.region)
-    for kind, flag, _, _, parameter in ENDPOINT_KINDS:
+    for kind, flag, output, _, parameter in ENDPOINT_KINDS:
         if primary.parameters.get(flag) != "true":
             continue
-        name = deployed.get(parameter, primary.parameters.get(parameter, ""))
+        # Empty means the same name as in the primary: endpoints.yaml derives names from project and environment.
+        name = deployed.get(parameter, primary.parameters.get(parameter, "")) or outputs.get(output, "")
         check = f"failover target {kind} in {secondary.region}"
         if not name:
             recorder.add(primary, check, False,
-                         f"Parameters.{parameter} is empty: the workflow cannot fail over to {secondary.region}; "
-                         f"set it to the {secondary.region} stack's {kind} endpoint name and redeploy")
+                         f"no {kind} endpoint name: neither Parameters.{parameter} nor the primary stack's {output} "
+                         f"output names one, so the workflow cannot fail over to {secondary.region}")
             continue
         recorder.attempt(primary, f"{check}: {name}", lambda n=name: _in_service(sagemaker, n))
 
@@ -291,7 +293,10 @@ def main(argv: list[str] | None = None) -> int:
     description = TIER_DESCRIPTIONS[tier]
     print(f"dr-validate: {args.env} is DR tier {tier} ({description.name}); "
           f"targets {config.get('DrTargets', {})}")
-    checks = validate(config, _client_factory(session, endpoint))
+    from inference_platform_ops.iam import recorder
+
+    with recorder.acting_as(recorder.Principal("deploy", args.env)), recorder.world(args.env, args.templates_dir):
+        checks = validate(config, _client_factory(session, endpoint))
     print(format_table(checks))
     failed = [c for c in checks if not c.passed]
     if endpoint and any(c.name.startswith("state table") and "ResourceNotFound" in c.detail for c in failed):

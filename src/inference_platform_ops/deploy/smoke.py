@@ -31,6 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from inference_platform_ops.deploy import stack_ops
 from inference_platform_ops.deploy.aws_access import endpoint_for, session_for
 from inference_platform_ops.deploy.config import BILLING_REGION, ConfigError, load_config
+from inference_platform_ops.iam import recorder
 from inference_platform_ops.paths import TEMPLATES
 
 SAMPLE_FILES = 3
@@ -113,7 +114,8 @@ class Smoke:
         output_prefix = parameters.get("OutputPrefix", "")
         run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         if self.endpoint:
-            _ensure_bucket(s3, location, region)
+            with recorder.unrecorded():  # on AWS the input location exists already
+                _ensure_bucket(s3, location, region)
         keys = [f"{prefix}smoke-{run_id}-{index}.json" for index in range(SAMPLE_FILES)]
         try:
             for index, key in enumerate(keys):
@@ -243,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=None, help="seconds to wait for the sample execution")
     args = parser.parse_args(argv)
     try:
-        return run(args)
+        with recorder.acting_as(recorder.Principal("deploy", args.env)), recorder.world(args.env, args.templates_dir):
+            return run(args)
     except ConfigError as exc:
         print(f"smoke: error: {exc}")
         return 2

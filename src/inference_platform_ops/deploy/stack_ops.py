@@ -45,6 +45,8 @@ class ChangeSetPlan:
     change_set_type: str  # CREATE | UPDATE
     changes: list[Change] = field(default_factory=list)
     no_changes: bool = False
+    parameters: dict[str, str] = field(default_factory=dict)  # what this change set deploys
+    previous_parameters: dict[str, str] = field(default_factory=dict)  # what the stack has now (UPDATE)
 
 
 def stack_status(cfn, stack_name: str) -> str | None:
@@ -135,7 +137,9 @@ def create_change_set(cfn, *, region: str, stack_name: str, change_set_name: str
             return ChangeSetPlan(region, stack_name, stack_name, "", change_set_type, no_changes=True)
         raise StackError(f"{stack_name} ({region}): creating the change set failed: "
                          f"{exc.response['Error'].get('Message', exc)}") from exc
-    plan = ChangeSetPlan(region, stack_name, created["StackId"], created["Id"], change_set_type)
+    plan = ChangeSetPlan(region, stack_name, created["StackId"], created["Id"], change_set_type,
+                         parameters=dict(parameters), previous_parameters=_stack_parameters(cfn, stack_name)
+                         if change_set_type == "UPDATE" else {})
     deadline = time.monotonic() + timeout
     while True:
         page, changes = list_changes(cfn, plan.change_set_id)
@@ -152,6 +156,11 @@ def create_change_set(cfn, *, region: str, stack_name: str, change_set_name: str
         if time.monotonic() > deadline:
             raise StackError(f"{stack_name} ({region}): change set still {status} after {timeout:.0f}s")
         time.sleep(poll)
+
+
+def _stack_parameters(cfn, stack_name: str) -> dict[str, str]:
+    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    return {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", []) or []}
 
 
 def discard(cfn, plan: ChangeSetPlan, poll: float) -> None:

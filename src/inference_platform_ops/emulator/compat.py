@@ -42,6 +42,10 @@ script lie or crash (measured; the list is also in docs/deploy.md):
    (``aws:SecureTransport: false``) refused every request; the loopback emulator now counts as TLS.
 13. ``AWS::Logs::LogGroup`` drops ``KmsKeyId`` (moto reads the API's ``kmsKeyId``); kept.
 
+10. ``AWS::SageMaker::Model``, ``EndpointConfig`` and ``Endpoint`` ignore ``ModelName``,
+   ``EndpointConfigName`` and ``EndpointName`` (moto declares no name property for them) and get generated
+   names. Patched to use the explicit name, as CloudFormation does: the IAM policies are built from it.
+
 Also adds per-resource ``*_IN_PROGRESS``/``*_COMPLETE`` events (moto only records stack-level ones)
 so event streaming shows progress locally.
 
@@ -580,6 +584,18 @@ def _patch_inference_components() -> None:
     _set(SageMakerModelBackend, "validate_production_variants", validate_production_variants)
 
 
+_SAGEMAKER_NAME_PROPERTIES = {"FakeEndpoint": "EndpointName", "FakeEndpointConfig": "EndpointConfigName",
+                               "Model": "ModelName"}
+
+
+def _patch_sagemaker_names() -> None:
+    from moto.sagemaker import models as sagemaker_models
+
+    for class_name, name_property in _SAGEMAKER_NAME_PROPERTIES.items():
+        model_class = getattr(sagemaker_models, class_name)
+        _set(model_class, "cloudformation_name_type", staticmethod(lambda name=name_property: name))
+
+
 def install() -> None:
     """Apply every patch once, for the rest of the process (safe to call again)."""
     if _ORIGINALS:
@@ -597,6 +613,7 @@ def install() -> None:
     _patch_bucket_policy_transport()
     _patch_log_group_key()
     _patch_inference_components()
+    _patch_sagemaker_names()
 
 
 def uninstall() -> None:

@@ -56,6 +56,8 @@ from typing import Any
 from unittest import mock
 from urllib.parse import unquote
 
+from inference_platform_ops.iam import recorder
+
 _DISPATCH_LOCK = threading.RLock()
 
 
@@ -135,7 +137,8 @@ def run_function(fn: Any, event: Any) -> tuple[bytes, bool]:
         log_group_name=f"/aws/lambda/{fn.function_name}",
         timeout_s=int(fn.timeout),
     )
-    with _DISPATCH_LOCK, _function_environment(_lambda_environment(fn)):
+    principal = recorder.Principal("lambda", fn.function_name, fn.region, getattr(fn, "account_id", ""))
+    with _DISPATCH_LOCK, _function_environment(_lambda_environment(fn)), recorder.acting_as(principal):
         try:
             handler = resolve_handler(fn.handler)
             result = handler(event, context)
@@ -562,10 +565,12 @@ class SageMakerScript:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     released: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
 
-    def next_outcome(self, endpoint_name: str, body: bytes) -> Outcome:
+    def next_outcome(self, endpoint_name: str, body: bytes, region: str = "") -> Outcome:
+        """Outcomes keyed ``"<region>/<name>"`` (same endpoint name in two regions) win over ``"<name>"``."""
         with self._lock:
             self.calls.append((endpoint_name, body))
-            queue = self._queues.setdefault(endpoint_name, deque(self.outcomes.get(endpoint_name, [])))
+            key = f"{region}/{endpoint_name}" if f"{region}/{endpoint_name}" in self.outcomes else endpoint_name
+            queue = self._queues.setdefault(key, deque(self.outcomes.get(key, [])))
             return queue.popleft() if queue else self.default
 
     def calls_to(self, endpoint_name: str) -> int:
@@ -584,7 +589,7 @@ def _scripted_invoke_endpoint(script: SageMakerScript) -> Callable:
         # moto's own handler drops the endpoint name (it is in the path, /endpoints/<name>/invocations).
         endpoint_name = unquote(self.path.split("/")[2])
         body = self.body if isinstance(self.body, bytes) else str(self.body or "").encode()
-        outcome = script.next_outcome(endpoint_name, body)
+        outcome = script.next_outcome(endpoint_name, body, getattr(self, "region", ""))
         if outcome.delay_s:
             # An Event, not sleep: the context manager releases a "hung" endpoint when the test ends.
             script.released.wait(outcome.delay_s)

@@ -8,7 +8,8 @@ its longest (no jitter savings), so the figure is an upper bound, never an estim
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 DEFAULT_MAX_ATTEMPTS = 3
@@ -81,3 +82,65 @@ def worst_case_seconds_to_fallback(definition: Mapping[str, Any], entry_state: s
     if not catches_into(state, fallback):
         return math.inf
     return state_worst_case_seconds(state)
+
+
+# --- the Invoke Lambda's time budget ------------------------------------------------------------------------
+# connect + read timeouts x SDK attempts x regions  <  Lambda Timeout  <  the Map's Invoke TimeoutSeconds
+#   <  the real-time task's TimeoutSeconds (the fallback bound). Otherwise a hung primary region eats the
+# whole Lambda (Sandbox.Timedout, which no Retry matches) before the secondary is ever asked.
+
+INVOKE_FUNCTION = "InvokeFunction"
+INVOKE_STATE = "Invoke"
+REGIONS_WITH_FAILOVER = 2  # CrossRegionClient: the primary, then the secondary
+
+
+def _states_with_children(states: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    for name, state in states.items():
+        yield name, state
+        for child in ([state.get("ItemProcessor") or state.get("Iterator") or {}] + state.get("Branches", [])):
+            yield from _states_with_children(child.get("States", {}))
+
+
+@dataclass(frozen=True)
+class InvokeBudget:
+    connect_s: float
+    read_s: float
+    attempts_per_region: int
+    regions: int
+    lambda_timeout_s: float
+    task_timeout_s: float
+    fallback_bound_s: float
+
+    @property
+    def endpoint_worst_s(self) -> float:
+        return (self.connect_s + self.read_s) * self.attempts_per_region * self.regions
+
+    def problems(self) -> list[str]:
+        chain = [("endpoint calls (connect + read) x attempts x regions", self.endpoint_worst_s),
+                 ("the Invoke Lambda's Timeout", self.lambda_timeout_s),
+                 ("the Map's Invoke TimeoutSeconds", self.task_timeout_s),
+                 ("the real-time task's TimeoutSeconds (fallback bound)", self.fallback_bound_s)]
+        return [f"{low} ({low_s:g} s) must be below {high} ({high_s:g} s)"
+                for (low, low_s), (high, high_s) in zip(chain, chain[1:], strict=False) if not low_s < high_s]
+
+
+def invoke_time_budget(template: Mapping[str, Any]) -> InvokeBudget:
+    """The budget of templates/workflow.yaml as written (the values every params file deploys)."""
+    from inference_platform.handlers.invoke import SDK_ATTEMPTS_PER_REGION  # noqa: PLC0415
+
+    resources = template["Resources"]
+    function = resources[INVOKE_FUNCTION]["Properties"]
+    variables = function["Environment"]["Variables"]
+    definitions = {name: body["Properties"]["Definition"] for name, body in resources.items()
+                   if body["Type"] == "AWS::StepFunctions::StateMachine"}
+    invoke = next(state for definition in definitions.values()
+                  for name, state in _states_with_children(definition["States"]) if name == INVOKE_STATE)
+    real_time = [state["TimeoutSeconds"] for definition in definitions.values()
+                 for _, state in _states_with_children(definition["States"])
+                 if str(state.get("Resource", "")).startswith("arn:aws:states:::states:startExecution")]
+    return InvokeBudget(
+        connect_s=float(variables["ENDPOINT_CONNECT_TIMEOUT_SECONDS"]),
+        read_s=float(variables["ENDPOINT_READ_TIMEOUT_SECONDS"]),
+        attempts_per_region=SDK_ATTEMPTS_PER_REGION, regions=REGIONS_WITH_FAILOVER,
+        lambda_timeout_s=float(function["Timeout"]), task_timeout_s=float(invoke["TimeoutSeconds"]),
+        fallback_bound_s=float(min(real_time)))

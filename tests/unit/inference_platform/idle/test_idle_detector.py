@@ -16,7 +16,8 @@ from moto.sagemaker.models import SageMakerModelBackend
 from inference_platform.handlers import idle_detector
 from inference_platform.idle import inventory as idle_inventory
 from inference_platform.idle.config import AutoStopAction, IdleDetectorSettings
-from inference_platform.idle.scan import AwsClients, run_scan
+from inference_platform.idle.scan import AwsClients
+from inference_platform.idle.scan import run_scan as scan_endpoints
 from inference_platform.idle.schedules import SUSPENDED_AT_TAG, SUSPENDED_BY_TAG, SUSPENDED_WHY_TAG, Suspension
 from inference_platform.shared import pricing
 from inference_platform.shared.clients import ClientOptions
@@ -28,8 +29,19 @@ from inference_platform_ops.bench.idle_detector import (
     seed_fleet,
 )
 from inference_platform_ops.emulator.search_paging import paged_search
+from inference_platform_ops.iam import recorder
+from tests.helpers.template_loader import TEMPLATES
 
 REGION = "us-east-1"
+# The idle detector function of templates/params/local.json: the permission contract checks every call it makes.
+IDLE_DETECTOR = recorder.Principal("lambda", "ml-inference-local-idle-detector", REGION, "123456789012")
+
+
+def run_scan(aws, config: IdleDetectorSettings, now, *args, **kwargs):
+    """The scan, made as the deployed idle detector (AutoStopAction as the settings say)."""
+    with recorder.world("local", TEMPLATES, AutoStopAction=str(config.auto_stop_action)), \
+            recorder.acting_as(IDLE_DETECTOR):
+        return scan_endpoints(aws, config, now, *args, **kwargs)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -440,8 +452,9 @@ def test_endpoint_deleted_after_search_listed_it_is_an_error_for_it_alone(aws, n
     deleter = boto3.client("sagemaker", region_name=REGION)
 
     def delete_behind_the_index(**_kwargs):
-        if counts("gone") is not None:
-            deleter.delete_endpoint(EndpointName="gone")
+        with recorder.unrecorded():  # someone else deletes it, not the idle detector
+            if counts("gone") is not None:
+                deleter.delete_endpoint(EndpointName="gone")
 
     on_call(aws.sagemaker, "after-call.sagemaker.Search", delete_behind_the_index)
     summary = run_scan(aws, settings(), now)
@@ -554,7 +567,7 @@ def test_handler_emits_metrics_and_publishes_the_summary(now, monkeypatch, capsy
         seed([idle("quiet"), busy("busy"), idle("precious", tags={"ProtectionLevel": "critical"})], now)
         sns = boto3.client("sns", region_name=REGION)
         sqs = boto3.client("sqs", region_name=REGION)
-        topic = sns.create_topic(Name="idle-summary")["TopicArn"]
+        topic = sns.create_topic(Name="ml-inference-local-idle-summary")["TopicArn"]  # the local deployment's
         queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
@@ -567,7 +580,8 @@ def test_handler_emits_metrics_and_publishes_the_summary(now, monkeypatch, capsy
         }.items():
             monkeypatch.setenv(key, value)
 
-        result = idle_detector.handler({"source": "aws.events"}, None)
+        with recorder.world("local", TEMPLATES), recorder.acting_as(IDLE_DETECTOR):
+            result = idle_detector.handler({"source": "aws.events"}, None)
 
         message = json.loads(sqs.receive_message(QueueUrl=queue)["Messages"][0]["Body"])
     assert json.loads(json.dumps(result)) == result  # JSON-serialisable

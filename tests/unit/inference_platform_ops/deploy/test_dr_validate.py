@@ -164,13 +164,14 @@ def test_each_broken_piece_fails_its_own_row_and_the_rest_still_run(aws, client_
         (SECONDARY, "serverless endpoint"),  # no endpoint output: the stack lists no serverless endpoint
         (SECONDARY, "standby runs no instance"),
         (PRIMARY, f"failover target provisioned in {SECONDARY}: sls-usw2"),
-        (PRIMARY, f"failover target serverless in {SECONDARY}"),
+        (PRIMARY, f"failover target serverless in {SECONDARY}: sls-use1"),
         (PRIMARY, f"replica in {SECONDARY}"),
         (SECONDARY, "point-in-time recovery"),
     }
     assert failed[(SECONDARY, "standby runs no instance")] == "instance endpoint prov-usw2 deployed in the standby"
     assert "ValidationException" in failed[(PRIMARY, "provisioned endpoint prov-use1")]
-    assert "SecondaryServerlessEndpointName is empty" in failed[(PRIMARY, f"failover target serverless in {SECONDARY}")]
+    # Empty means "the primary's own name" (names are derived, the same in every region): not there.
+    assert "ValidationException" in failed[(PRIMARY, f"failover target serverless in {SECONDARY}: sls-use1")]
     assert failed[(PRIMARY, f"replica in {SECONDARY}")] == "no replica listed (replicas: none)"
     assert failed[(SECONDARY, "point-in-time recovery")] == "DISABLED"
     assert rows(checks)[(SECONDARY, f"stack {STACK}")] is True
@@ -185,7 +186,7 @@ def test_failover_target_is_read_from_the_deployed_primary_stack(aws, client_for
 
     failed = {c.name: c.detail for c in dr_validate.validate(staging_config(), client_for) if not c.passed}
     assert set(failed) == {f"failover target provisioned in {SECONDARY}: old-name",
-                           f"failover target serverless in {SECONDARY}"}
+                           f"failover target serverless in {SECONDARY}: sls-use1"}
 
 
 def test_missing_secondary_stack_and_table(aws, client_for) -> None:
