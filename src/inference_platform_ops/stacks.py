@@ -56,6 +56,10 @@ _IDENTITY: dict[str, tuple[str | None, str, str | None, dict[str, str]]] = {
     "AWS::ApplicationAutoScaling::ScalableTarget": (None, "id", None, {}),
     "AWS::ApplicationAutoScaling::ScalingPolicy": ("PolicyName", "arn", None, {}),
     "AWS::Budgets::Budget": ("BudgetName", "name", None, {}),
+    "AWS::SQS::Queue": ("QueueName", "url", "arn:{p}:sqs:{r}:{a}:{n}",
+                        {"QueueName": "{n}", "QueueUrl": "https://sqs.{r}.amazonaws.com/{a}/{n}"}),
+    "AWS::SQS::QueuePolicy": (None, "id", None, {}),
+    "AWS::Lambda::EventInvokeConfig": (None, "id", None, {}),
 }
 
 
@@ -136,6 +140,8 @@ class ResolvedStack:
             props = self.resolve(body["Properties"])
             return f"{props['ResourceId']}|{props['ScalableDimension']}|{props['ServiceNamespace']}"
         kind = _IDENTITY.get(body["Type"], (None, "id", None, {}))[1]
+        if kind == "url":
+            return self.attribute(logical, "QueueUrl")
         return self.arn(logical) if kind == "arn" else self.physical_name(logical)
 
     def attribute(self, logical: str, attribute: str) -> Any:
@@ -149,7 +155,8 @@ class ResolvedStack:
         extra = _IDENTITY.get(body["Type"], (None, "id", None, {}))[3]
         if attribute in extra:
             name = self.physical_name(logical)
-            return extra[attribute].format(n=name, arn=self.arn(logical), lower=name.lower())
+            return extra[attribute].format(n=name, arn=self.arn(logical), lower=name.lower(), r=self.region,
+                                           a=self.account)
         raise UnresolvableError(f"{logical}.{attribute}")
 
     def child(self, logical: str) -> ResolvedStack:

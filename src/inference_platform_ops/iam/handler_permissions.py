@@ -231,6 +231,10 @@ def _context(item: Required) -> dict[str, str]:
         context["iam:PassedToService"] = PASSED_TO.get(item.resource_type.split("::")[1], "")
     if item.permission == "iam:CreateServiceLinkedRole":
         context["iam:AWSServiceName"] = SERVICE_LINKED[item.resource_type]
+    if item.permission.startswith("kms:") and not item.resource_type.startswith("AWS::KMS::"):
+        # Another service's handler uses the key through that service (e.g. AWS Backup creating the vault's
+        # grant): KMS sees a grant for an AWS resource, made via the service.
+        context["kms:GrantIsForAWSResource"] = "true"
     return context
 
 
