@@ -141,7 +141,7 @@ def test_plan_role_can_plan_but_never_execute_or_delete_a_stack():
                        "iam:PassRole"}
     creating = next(s for s in plan_statements() if s["Action"] == "cloudformation:CreateChangeSet")
     assert creating["Condition"]["StringLike"] == {"cloudformation:ChangeSetName": "plan-*"}
-    assert creating["Condition"]["StringEquals"] == {
+    assert creating["Condition"]["ArnEquals"] == {  # cloudformation:RoleArn is an ARN-typed key
         "cloudformation:RoleArn": {"Fn::GetAtt": ["CloudFormationExecutionRole", "Arn"]}}
     uploads = next(s for s in plan_statements() if "s3:PutObject" in s["Action"])
     assert uploads["Resource"] == ["arn:aws:s3:::ml-inference-artifacts-123456789012-*/staging/*",

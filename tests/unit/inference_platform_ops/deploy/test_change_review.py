@@ -58,7 +58,7 @@ def test_an_existing_retained_name_blocks_a_create():
     created = stack_ops.ChangeSetPlan(root.region, root.stack_name, "stack-id", "cs-id", "CREATE",
                                       [stack_ops.Change("Add", "StateStoreStack", "AWS::CloudFormation::Stack", "-")])
     with mock_aws():
-        deployer = deploy.Deployer("production", None, 0.0)
+        deployer = deploy.Deployer("production", None, 0.0, boto3.Session())
         assert deploy.retained_collisions(deployer, [(target, created)]) == []
         boto3.client("dynamodb", region_name=root.region).create_table(
             TableName="ml-inference-production-state", BillingMode="PAY_PER_REQUEST",
