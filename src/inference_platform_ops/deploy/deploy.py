@@ -330,6 +330,11 @@ def _bucket_override(target: StackTarget) -> str:
 
 def run_bootstrap(deployer: Deployer, config: dict, template_path: Path, regions: list[str], approved: bool) -> int:
     """Plan and execute the bootstrap stacks with the deploy's own machinery (the deployer's verb is kept)."""
+    with recorder.unrecorded():  # an administrator's step: not the deploy role's permission contract
+        return _run_bootstrap(deployer, config, template_path, regions, approved)
+
+
+def _run_bootstrap(deployer: Deployer, config: dict, template_path: Path, regions: list[str], approved: bool) -> int:
     verb, name = deployer.verb, deployer.change_set_name
     deployer.verb = "bootstrap"
     deployer.change_set_name = name.replace(f"{verb}-", "bootstrap-", 1)
@@ -340,9 +345,8 @@ def run_bootstrap(deployer: Deployer, config: dict, template_path: Path, regions
                    for t in bootstrap.targets(config, regions, deployer.client, template_path)]
         raise_problems([p for t in targets for p in parameter_errors(
             template, t.parameters, t.region, f"{template_path.name} ({t.region})")])
-        with recorder.unrecorded():  # an administrator's step: not the deploy role's permission contract
-            return plan_and_execute(deployer, targets, None, replace_failed=False, approved=approved,
-                                    title=f"Bootstrap {config['Environment']}")
+        return plan_and_execute(deployer, targets, None, replace_failed=False, approved=approved,
+                                title=f"Bootstrap {config['Environment']}")
     finally:
         deployer.verb, deployer.change_set_name = verb, name
 

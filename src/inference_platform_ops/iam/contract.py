@@ -79,8 +79,8 @@ class Rebase:
             if old and new:
                 pairs.append((old, new))
         # The deploy uploads to the params file's artifact bucket, under <env>/ (what the deploy roles allow).
-        self.artifacts = (world.params_artifact_bucket, target_root.parameters.get("ArtifactBucket", ""),
-                          f"{world.env}/", f"{target.env}/")
+        self.artifacts = (world.params_artifact_bucket or world_root.parameters.get("ArtifactBucket", ""),
+                          target_root.parameters.get("ArtifactBucket", ""), f"{world.env}/", f"{target.env}/")
         if world.params_artifact_bucket:
             pairs.append((world.params_artifact_bucket, target_root.parameters.get("ArtifactBucket", "")))
         project_env = [(f"{r.parameters['ProjectName']}-{r.parameters['Environment']}-") for r in (world_root,
