@@ -20,7 +20,7 @@ NAME_PROPERTIES = {"AWS::SageMaker::Model": "ModelName", "AWS::SageMaker::Endpoi
                    "AWS::SageMaker::Endpoint": "EndpointName"}
 LONGEST = {"ProjectName": "p" + "x" * 30 + "z", "Environment": "production", "SageMakerRevision": "f" * REVISION_LENGTH,
            "ModelImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/m:1", "EnableProvisionedEndpoint": "true",
-           "EnableServerlessInference": "true"}
+           "EnableServerlessInference": "true", "EnableScaleToZero": "true"}
 
 
 def main_stack(env: str, **overrides: str) -> ResolvedStack:
@@ -40,13 +40,17 @@ def test_every_sagemaker_name_is_explicit_lower_case_and_fits_for_the_longest_pr
     """IAM matches SageMaker ARNs in lower case (SageMaker lower-cases them); a generated name keeps the logical
     id's capitals, so the policies built from it never match. botocore's CreateEndpoint: 63 characters."""
     template = load_template(TEMPLATES / "endpoints.yaml")
-    stack = ResolvedStack(TEMPLATES / "endpoints.yaml", LONGEST, template=template)
     sagemaker = {name: body for name, body in template["Resources"].items() if body["Type"] in NAME_PROPERTIES}
-    assert set(sagemaker) == set(stack.resources) & set(sagemaker)  # every one is on with these parameters
-    for logical, body in sagemaker.items():
-        assert NAME_PROPERTIES[body["Type"]] in body["Properties"], f"{logical} has no explicit name"
-        name = stack.physical_name(logical)
-        assert name == name.lower() and SAGEMAKER_NAME.fullmatch(name) and len(name) <= 63, (logical, name)
+    named = set()
+    for scale_to_zero in ("true", "false"):  # every SageMaker resource exists in one of the two
+        stack = ResolvedStack(TEMPLATES / "endpoints.yaml", {**LONGEST, "EnableScaleToZero": scale_to_zero},
+                              template=template)
+        for logical in set(sagemaker) & set(stack.resources):
+            assert NAME_PROPERTIES[sagemaker[logical]["Type"]] in sagemaker[logical]["Properties"], logical
+            name = stack.physical_name(logical)
+            assert name == name.lower() and SAGEMAKER_NAME.fullmatch(name) and len(name) <= 63, (logical, name)
+            named.add(logical)
+    assert named == set(sagemaker)
 
 
 @pytest.mark.parametrize("env", ["local", "dev", "staging", "production"])

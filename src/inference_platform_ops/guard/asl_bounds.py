@@ -133,14 +133,19 @@ def invoke_time_budget(template: Mapping[str, Any]) -> InvokeBudget:
     variables = function["Environment"]["Variables"]
     definitions = {name: body["Properties"]["Definition"] for name, body in resources.items()
                    if body["Type"] == "AWS::StepFunctions::StateMachine"}
-    invoke = next(state for definition in definitions.values()
-                  for name, state in _states_with_children(definition["States"]) if name == INVOKE_STATE)
+    # Every map's Invoke task (Standard and Express children): the slowest one counts.
+    invokes = [state for definition in definitions.values()
+               for name, state in _states_with_children(definition["States"]) if name == INVOKE_STATE]
+    # The real-time tasks that run those maps and wait for them (the fallback bound); a fire-and-forget
+    # startExecution (no .sync) waits for nothing.
     real_time = [state["TimeoutSeconds"] for definition in definitions.values()
                  for _, state in _states_with_children(definition["States"])
-                 if str(state.get("Resource", "")).startswith("arn:aws:states:::states:startExecution")]
+                 if "TimeoutSeconds" in state and any(kind in str(state.get("Resource", ""))
+                                                      for kind in ("startExecution.sync", "startSyncExecution"))]
     return InvokeBudget(
         connect_s=float(variables["ENDPOINT_CONNECT_TIMEOUT_SECONDS"]),
         read_s=float(variables["ENDPOINT_READ_TIMEOUT_SECONDS"]),
         attempts_per_region=SDK_ATTEMPTS_PER_REGION, regions=REGIONS_WITH_FAILOVER,
-        lambda_timeout_s=float(function["Timeout"]), task_timeout_s=float(invoke["TimeoutSeconds"]),
+        lambda_timeout_s=float(function["Timeout"]),
+        task_timeout_s=float(max(state["TimeoutSeconds"] for state in invokes)),
         fallback_bound_s=float(min(real_time)))
