@@ -79,7 +79,7 @@ class Rebase:
             if old and new:
                 pairs.append((old, new))
         # The deploy uploads to the params file's artifact bucket, under <env>/ (what the deploy roles allow).
-        self.artifacts = (world.params_artifact_bucket or world_root.parameters.get("ArtifactBucket", ""),
+        self.artifacts = ({world.params_artifact_bucket, world_root.parameters.get("ArtifactBucket", "")} - {""},
                           target_root.parameters.get("ArtifactBucket", ""), f"{world.env}/", f"{target.env}/")
         if world.params_artifact_bucket:
             pairs.append((world.params_artifact_bucket, target_root.parameters.get("ArtifactBucket", "")))
@@ -132,8 +132,8 @@ class Rebase:
                 raise LookupError(value)
             return rebased
         if isinstance(value, dict):
-            bucket, _, old_prefix, new_prefix = self.artifacts
-            if value.get("Bucket") == bucket and str(value.get("Key", "")).startswith(old_prefix):
+            buckets, _, old_prefix, new_prefix = self.artifacts
+            if value.get("Bucket") in buckets and str(value.get("Key", "")).startswith(old_prefix):
                 value = {**value, "Key": new_prefix + value["Key"][len(old_prefix):]}
             return {key: self.value(item) for key, item in value.items()}
         if isinstance(value, list):

@@ -162,7 +162,8 @@ def _target(action: sar.Action, own_arn: str | None, named: list[str], handler: 
                   resource_type.arn_format)
 
 
-def collect(templates: Path = ROOT / "templates") -> tuple[list[Required], ResolvedStack, dict[str, dict]]:
+def collect(templates: Path = ROOT / "templates", types: set[str] | None = None
+            ) -> tuple[list[Required], ResolvedStack, dict[str, dict]]:
     """Every required permission of every deployed resource, the bootstrap stack holding the role, and the key
     policy of every KMS key (KMS honours identity policies only where its key policy delegates to IAM)."""
     schemas: dict[str, dict] = {}
@@ -178,6 +179,8 @@ def collect(templates: Path = ROOT / "templates") -> tuple[list[Required], Resol
             for logical, body in stack.resources.items():
                 if body["Type"] == "AWS::KMS::Key":
                     key_policies[stack.arn(logical) or ""] = stack.properties(logical)["KeyPolicy"]
+                if types is not None and body["Type"] not in types:
+                    continue
                 for item in requirements(stack, logical, schemas):
                     required.setdefault((item.resource_type, item.handler, item.permission, item.resource), item)
     if bootstrap is None:
@@ -196,8 +199,10 @@ class Coverage:
         return len(self.covered) + len(self.gaps)
 
 
-def coverage(templates: Path = ROOT / "templates", evaluate: Any = simulate.evaluate) -> Coverage:
-    required, bootstrap, key_policies = collect(templates)
+def coverage(templates: Path = ROOT / "templates", evaluate: Any = simulate.evaluate,
+             types: set[str] | None = None) -> Coverage:
+    """``types``: only these resource types (default every type the templates deploy)."""
+    required, bootstrap, key_policies = collect(templates, types)
     role = role_policies([bootstrap], bootstrap, "CloudFormationExecutionRole")
     omitted = sorted({(r.resource_type, r.permission) for r in required
                       if (r.resource_type, r.permission) in OMISSIONS})
