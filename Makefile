@@ -17,7 +17,7 @@ WORKFLOWS := $(sort $(wildcard .github/workflows/*.yml))
 PY_DIRS := src tests scripts
 
 .PHONY: help install lint guard compliance pytest workflows bandit test security ci bootstrap deploy plan smoke \
-        destroy emulator-stop emulator-status dr-validate cost-report bench-idle bench-failover bench-deploy clean
+        destroy emulator-stop emulator-status dr-validate cost-report plan-capacity bench-idle bench-failover bench-deploy clean
 
 help: ## List every target with one line each (default)
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -121,8 +121,11 @@ emulator-status: ## Is the local emulator running (pid, endpoint), and does MOTO
 dr-validate: install ## Check a deployment against its DR tier in both regions
 	@$(BIN)/inference-dr-validate --env $(ENV)
 
-cost-report: install ## Monthly cost of ENV: always-on vs schedule vs serverless vs oracle, with a chart
+cost-report: install ## Monthly cost of ENV: every routing/scaling policy, the recommended one, a chart
 	@$(BIN)/inference-cost-report --env $(ENV)
+
+plan-capacity: install ## Week grid of the cost policy's plan for ENV (FROM=cloudwatch: from its invocations)
+	@$(BIN)/inference-plan-capacity --env $(ENV) $(if $(filter cloudwatch,$(FROM)),--from-cloudwatch)
 
 bench-idle: install ## Benchmark: API calls and wall time of one idle-detector scan over 1,000 endpoints
 	@$(BIN)/inference-bench-idle

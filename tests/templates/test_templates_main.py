@@ -162,6 +162,12 @@ def test_outputs_cover_what_callers_need():
     (on("EnableServerlessInference"), "need ModelImageUri"),
     ({"DrTier": "1"}, "set SecondaryRegion"),
     ({"SecondaryRegion": "us-east-1"}, "SecondaryRegion must differ"),
+    (on("EnableScaleToZero"), "set EnableProvisionedEndpoint"),
+    ({**on("EnableScaleToZero", "EnableProvisionedEndpoint"), "BusinessStartHour": "0"},
+     "Start business hours at 1 or later"),
+    ({"RoutingPolicy": "cost"}, "it needs EnableScaleToZero"),
+    ({**on("EnableScaleToZero", "EnableProvisionedEndpoint"), "RoutingPolicy": "cost"},
+     "set EnableServerlessInference"),
 ])
 def test_rules_refuse_inconsistent_flag_combinations(overrides, fragment):
     problems = validate_parameters(MAIN, {"Environment": "dev", **overrides}, region="us-east-1")

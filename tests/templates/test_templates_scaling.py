@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from inference_platform_ops.intrinsics import parameter_values, resolve
+from inference_platform_ops.intrinsics import conditions, parameter_values, resolve
 from tests.helpers.template_loader import TEMPLATES, load_template
 
 SCALING = load_template("scaling.yaml")
@@ -166,3 +166,61 @@ def test_target_tracking_on_invocations_per_instance_with_cooldowns():
     assert resolve(SCALING, config["TargetValue"], values) == "70"
     assert int(resolve(SCALING, config["ScaleInCooldown"], values)) > 0
     assert int(resolve(SCALING, config["ScaleOutCooldown"], values)) > 0
+
+
+# --- scale to zero: the inference component's copies -------------------------------------------------------
+
+SCALE_TO_ZERO = {"EnableProvisionedEndpoint": "true", "EnableScaleToZero": "true", "EnableScheduledScaling": "true"}
+
+
+def component_schedule(values: dict) -> dict[str, dict] | None:
+    target = SCALING["Resources"]["ComponentScalableTarget"]["Properties"]
+    actions = resolve(SCALING, target["ScheduledActions"], values)
+    if not isinstance(actions, list):  # AWS::NoValue: no scheduled action
+        return None
+    return {a["ScheduledActionName"]: {
+        "Schedule": a["Schedule"], "Timezone": a["Timezone"],
+        "Min": int(a["ScalableTargetAction"]["MinCapacity"]), "Max": int(a["ScalableTargetAction"]["MaxCapacity"]),
+    } for a in actions}
+
+
+@pytest.mark.parametrize(("overrides", "wake", "sleep"), [
+    ({}, "cron(45 8 ? * MON-FRI *)", "cron(0 18 ? * MON-FRI *)"),  # the default lead: 15 minutes
+    ({"ScaleToZeroWakeLeadMinutes": "30", "BusinessStartHour": "10", "BusinessEndHour": "16",
+      "BusinessDays": "MON-SAT"}, "cron(30 9 ? * MON-SAT *)", "cron(0 16 ? * MON-SAT *)"),
+    ({"ScaleToZeroWakeLeadMinutes": "60", "BusinessStartHour": "1"}, "cron(0 0 ? * MON-FRI *)",
+     "cron(0 18 ? * MON-FRI *)"),
+])
+def test_the_component_wakes_its_lead_before_business_hours_and_goes_to_zero_after(overrides, wake, sleep):
+    values = child_values_from_main({**SCALE_TO_ZERO, "BusinessTimezone": "Europe/Berlin", **overrides})
+    assert component_schedule(values) == {
+        "wake-before-business-hours": {"Schedule": wake, "Timezone": "Europe/Berlin", "Min": 2, "Max": 8},
+        "zero-after-business-hours": {"Schedule": sleep, "Timezone": "Europe/Berlin", "Min": 0, "Max": 0},
+    }
+    target = SCALING["Resources"]["ComponentScalableTarget"]["Properties"]
+    assert (target["ScalableDimension"], target["MinCapacity"]) == ("sagemaker:inference-component:DesiredCopyCount", 0)
+
+
+def test_an_on_demand_component_has_no_schedule_and_wakes_on_its_first_request():
+    values = child_values_from_main({**SCALE_TO_ZERO, "ScaleToZeroSchedule": "on-demand"})
+    assert component_schedule(values) is None
+    resources = SCALING["Resources"]
+    step = resources["ComponentScaleOutFromZero"]["Properties"]
+    assert step["PolicyType"] == "StepScaling"
+    assert step["StepScalingPolicyConfiguration"]["StepAdjustments"] == [
+        {"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}]
+    alarm = resources["NoCapacityAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SageMaker", "NoCapacityInvocationFailures")
+    assert alarm["AlarmActions"] == [{"Ref": "ComponentScaleOutFromZero"}]
+    tracking = resources["ComponentTargetTracking"]["Properties"]["TargetTrackingScalingPolicyConfiguration"]
+    assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == \
+        "SageMakerInferenceComponentInvocationsPerCopy"
+
+
+def test_the_classic_variant_keeps_its_own_target_and_rules_when_scale_to_zero_is_off():
+    off = conditions(SCALING, child_values_from_main({"EnableProvisionedEndpoint": "true",
+                                                            "EnableScheduledScaling": "true"}))
+    on = conditions(SCALING, child_values_from_main(SCALE_TO_ZERO))
+    assert (off["IsClassic"], off["IsComponent"]) == (True, False)
+    assert (on["IsClassic"], on["IsComponent"]) == (False, True)
+    assert SCALING["Resources"]["ScalableTarget"]["Condition"] == "IsClassic"

@@ -195,3 +195,61 @@ def test_map_concurrency_is_the_parameter_passed_as_a_number(template, pipeline,
     main = load_template("main.yaml")
     assert main["Resources"]["WorkflowStack"]["Properties"]["Parameters"]["MapMaxConcurrency"] == \
         {"Ref": "MapMaxConcurrency"}
+
+
+# --- Express: the front door, its file set, and the pipeline's Express map children -------------------------
+
+@pytest.fixture(scope="module")
+def front_door(template) -> dict:
+    return template["Resources"]["RequestStateMachine"]["Properties"]["Definition"]
+
+
+@pytest.fixture(scope="module")
+def file_set(template) -> dict:
+    return template["Resources"]["InvokeFileSetStateMachine"]["Properties"]["Definition"]
+
+
+def test_real_time_start_to_fallback_start_is_bounded_in_the_front_door_too(front_door, file_set):
+    """RunRealTime waits for the Express file set at most 120 s, retries included (the task's own timeout),
+    and the file set cannot outlive that wait: its definition's TimeoutSeconds is the same 120 s."""
+    bound = worst_case_seconds_to_fallback(front_door, "RunRealTime", "FallBackToBatch")
+    print(f"worst-case front door real time -> fallback start: {bound:.0f} s")  # noqa: T201 - the figure
+    assert bound == 120 <= LIMIT_S
+    assert file_set["TimeoutSeconds"] <= bound
+    run = front_door["States"]["RunRealTime"]
+    assert run["Resource"] == "arn:aws:states:::aws-sdk:sfn:startSyncExecution"
+    # startSyncExecution answers even when the file set failed: the Choice on its Status falls back too.
+    check = front_door["States"][run["Next"]]
+    assert check["Choices"] == [{"Variable": "$.inference.status", "StringEquals": "SUCCEEDED", "Next": "Done"}]
+    assert front_door["States"][check["Default"]]["Next"] == "FallBackToBatch"
+
+
+def test_the_fallback_hands_the_request_to_the_standard_pipeline_by_name(front_door):
+    fallback = front_door["States"]["FallBackToBatch"]
+    assert (fallback["Parameters"], fallback["ResultPath"]) == (
+        {"mode": "batch", "replaces.$": "$$.Execution.Name", "fallback_reason.$": "$.fallback_reason"}, "$.request")
+    hand_over = front_door["States"][fallback["Next"]]
+    assert hand_over["Resource"] == "arn:aws:states:::states:startExecution"  # not .sync: Express cannot wait
+    assert hand_over["Parameters"]["Name.$"] == "$$.Execution.Name"  # a repeated hand-over starts nothing new
+
+
+def test_every_file_is_invoked_by_the_same_task_on_both_paths(invoke_files, file_set):
+    """The Express file set and the pipeline's map children run the same Invoke task (retries, timeout, input)."""
+    standard = invoke_files["States"]["InvokeEachFile"]["ItemProcessor"]
+    express = file_set["States"]["InvokeEachFile"]["ItemProcessor"]
+    assert standard["States"]["Invoke"] == express["States"]["Invoke"]
+    assert standard["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}
+    assert express["ProcessorConfig"] == {"Mode": "INLINE"}
+
+
+def test_express_machines_log_errors_only_to_an_encrypted_group_with_the_retention_parameter(template):
+    resources = template["Resources"]
+    for logical in ("RequestStateMachine", "InvokeFileSetStateMachine"):
+        props = resources[logical]["Properties"]
+        assert props["StateMachineType"] == "EXPRESS"
+        assert props["LoggingConfiguration"]["Level"] == "ERROR"
+        assert props["LoggingConfiguration"]["IncludeExecutionData"] is False
+        group = props["LoggingConfiguration"]["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"]
+        group_props = resources[group["Fn::GetAtt"][0]]["Properties"]
+        assert group_props["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        assert group_props["KmsKeyId"] == {"Ref": "LogsKmsKeyArn"}

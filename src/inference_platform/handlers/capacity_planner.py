@@ -18,7 +18,7 @@ from aws_lambda_powertools import Logger
 
 from inference_platform.planning.capacity import plan_hours
 from inference_platform.planning.config import HOURS_PER_MONTH, PlannerConfig
-from inference_platform.planning.publish import History, publish, weekly_requests
+from inference_platform.planning.publish import History, metric_sources, publish, weekly_requests
 from inference_platform.shared.clients import client, current_region, table
 
 logger = Logger()
@@ -42,8 +42,8 @@ def plan_from_history(config: PlannerConfig, history: History, region: str) -> t
 def handler(event: dict, context: Any) -> dict:
     config = PlannerConfig.from_env()
     now = datetime.now(UTC)
-    endpoints = [e for e in (config.route.provisioned_endpoint, config.route.serverless_endpoint) if e]
-    history = weekly_requests(client("cloudwatch"), endpoints, weeks=config.weeks, now=now,
+    sources = metric_sources(component=config.component, endpoints=[config.route.serverless_endpoint])
+    history = weekly_requests(client("cloudwatch"), sources, weeks=config.weeks, now=now,
                               timezone=config.route.timezone)
     choices, details = plan_from_history(config, history, current_region())
     published = publish(table(config.route.state_table), client("application-autoscaling"), choices=choices,

@@ -41,7 +41,11 @@ class PlannerConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> PlannerConfig:
+        # The router's settings of business hours, endpoints and state table; the planner reads no input
+        # files, so the input/output settings it does not have get harmless placeholders.
         route = RouteConfig.from_env({**env, "INPUT_LOCATION": text(env, "INPUT_LOCATION", "unused"),
+                                      "INPUT_PREFIX": text(env, "INPUT_PREFIX", "input/"),
+                                      "OUTPUT_PREFIX": text(env, "OUTPUT_PREFIX", "output/"),
                                       "ROUTING_POLICY": "cost"})
         component = required(env, "PROVISIONED_INFERENCE_COMPONENT_NAME")
         if not route.serverless_endpoint:

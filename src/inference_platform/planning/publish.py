@@ -1,8 +1,9 @@
 """From CloudWatch history to a published week plan (``RoutingPolicy: cost``).
 
 * :func:`metric_queries` / :func:`weekly_requests`: ONE batched ``GetMetricData`` (paged by its NextToken)
-  reads the last N weeks of ``AWS/SageMaker Invocations`` per hour for both endpoints, plus the model
-  latency, and folds them into 168 local hours of the week (mean over the weeks).
+  reads the last N weeks of ``AWS/SageMaker Invocations`` per hour for the inference component and the
+  serverless endpoint, plus the model latency, and folds them into 168 local hours of the week (mean over
+  the weeks).
 * :func:`schedule_actions`: the scheduled actions that follow a plan on the inference component: woken
   ``lead`` minutes before each run of provisioned hours (min 1 copy), taken to 0 copies when it ends.
 * :func:`publish`: writes the plan item the router reads and replaces the component's ``plan-*`` actions.
@@ -30,30 +31,38 @@ class History:
     weeks: int
 
 
-def metric_queries(endpoints: Sequence[str], variant: str = "AllTraffic") -> list[dict]:
-    """Invocations (Sum per hour) of every endpoint, and ModelLatency (Average) of the first one that has any."""
+def metric_sources(*, component: str = "", endpoints: Sequence[str] = (), variant: str = "AllTraffic",
+                   ) -> list[list[dict]]:
+    """The dimensions requests are counted under: an inference component's own (``InferenceComponentName``:
+    a scale-to-zero endpoint's invocations are published per component), and each other endpoint's
+    ``EndpointName`` + ``VariantName``."""
+    sources = [[{"Name": "InferenceComponentName", "Value": component}]] if component else []
+    return sources + [[{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}]
+                      for endpoint in endpoints if endpoint]
+
+
+def metric_queries(sources: Sequence[Sequence[dict]]) -> list[dict]:
+    """Invocations (Sum per hour) and ModelLatency (Average per hour) of every source."""
     queries = []
-    for index, endpoint in enumerate(endpoints):
-        dimensions = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}]
-        queries.append({"Id": f"invocations{index}", "ReturnData": True, "MetricStat": {
-            "Metric": {"Namespace": "AWS/SageMaker", "MetricName": "Invocations", "Dimensions": dimensions},
-            "Period": 3600, "Stat": "Sum"}})
-        queries.append({"Id": f"latency{index}", "ReturnData": True, "MetricStat": {
-            "Metric": {"Namespace": "AWS/SageMaker", "MetricName": "ModelLatency", "Dimensions": dimensions},
-            "Period": 3600, "Stat": "Average"}})
+    for index, dimensions in enumerate(sources):
+        for query_id, metric, stat in ((f"invocations{index}", "Invocations", "Sum"),
+                                       (f"latency{index}", "ModelLatency", "Average")):
+            queries.append({"Id": query_id, "ReturnData": True, "MetricStat": {
+                "Metric": {"Namespace": "AWS/SageMaker", "MetricName": metric, "Dimensions": list(dimensions)},
+                "Period": 3600, "Stat": stat}})
     return queries
 
 
-def weekly_requests(cloudwatch: Any, endpoints: Sequence[str], *, weeks: int, now: datetime, timezone: str,
-                    variant: str = "AllTraffic") -> History:
+def weekly_requests(cloudwatch: Any, sources: Sequence[Sequence[dict]], *, weeks: int, now: datetime,
+                    timezone: str) -> History:
     """One batched GetMetricData over the last ``weeks`` whole weeks, folded into local hours of the week."""
-    if not endpoints:
-        raise ValueError("no endpoint to read invocations of")
+    if not sources:
+        raise ValueError("no endpoint or inference component to read invocations of")
     if not 1 <= weeks <= 12:
         raise ValueError(f"weeks must be 1-12, got {weeks}")
     end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(weeks=weeks)
-    request = {"MetricDataQueries": metric_queries(endpoints, variant), "StartTime": start, "EndTime": end,
+    request = {"MetricDataQueries": metric_queries(sources), "StartTime": start, "EndTime": end,
                "ScanBy": "TimestampAscending"}
     series: dict[str, dict[datetime, float]] = {}
     while True:
@@ -66,11 +75,11 @@ def weekly_requests(cloudwatch: Any, endpoints: Sequence[str], *, weeks: int, no
         request["NextToken"] = page["NextToken"]
     zone = ZoneInfo(timezone)
     totals = [0.0] * HOURS_PER_WEEK
-    for index in range(len(endpoints)):
+    for index in range(len(sources)):
         for moment, value in series.get(f"invocations{index}", {}).items():
             local = moment.astimezone(zone)
             totals[hour_of_week(local.weekday(), local.hour)] += float(value)
-    latencies = [v for index in range(len(endpoints)) for v in series.get(f"latency{index}", {}).values()]
+    latencies = [v for index in range(len(sources)) for v in series.get(f"latency{index}", {}).values()]
     latency_ms = sum(latencies) / len(latencies) / 1000 if latencies else None  # ModelLatency is in microseconds
     return History(tuple(total / weeks for total in totals), latency_ms, weeks)
 

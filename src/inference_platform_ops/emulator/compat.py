@@ -41,10 +41,12 @@ script lie or crash (measured; the list is also in docs/deploy.md):
 12. S3 bucket policies are evaluated without request context, so bootstrap.yaml's TLS-only Deny
    (``aws:SecureTransport: false``) refused every request; the loopback emulator now counts as TLS.
 13. ``AWS::Logs::LogGroup`` drops ``KmsKeyId`` (moto reads the API's ``kmsKeyId``); kept.
-
-10. ``AWS::SageMaker::Model``, ``EndpointConfig`` and ``Endpoint`` ignore ``ModelName``,
+14. ``AWS::SageMaker::Model``, ``EndpointConfig`` and ``Endpoint`` ignore ``ModelName``,
    ``EndpointConfigName`` and ``EndpointName`` (moto declares no name property for them) and get generated
    names. Patched to use the explicit name, as CloudFormation does: the IAM policies are built from it.
+15. Application Auto Scaling refuses the scalable dimensions ``sagemaker:inference-component:DesiredCopyCount``
+   and ``sagemaker:variant:DesiredProvisionedConcurrency`` (botocore's model has them; moto's list predates
+   them), so a scale-to-zero component could not be scaled or scheduled. Added to the accepted dimensions.
 
 Also adds per-resource ``*_IN_PROGRESS``/``*_COMPLETE`` events (moto only records stack-level ones)
 so event streaming shows progress locally.
@@ -596,6 +598,22 @@ def _patch_sagemaker_names() -> None:
         _set(model_class, "cloudformation_name_type", staticmethod(lambda name=name_property: name))
 
 
+def _patch_scalable_dimensions() -> None:
+    """The scalable dimensions botocore's Application Auto Scaling model has and moto 5.2.5 refuses."""
+    from enum import Enum
+
+    from moto.applicationautoscaling import models, responses
+
+    shipped = models.ScalableDimensionValueSet
+    extended = Enum("ScalableDimensionValueSet", {
+        **{member.name: member.value for member in shipped},
+        "SAGEMAKER_INFERENCE_COMPONENT_DESIRED_COPY_COUNT": "sagemaker:inference-component:DesiredCopyCount",
+        "SAGEMAKER_VARIANT_DESIRED_PROVISIONED_CONCURRENCY": "sagemaker:variant:DesiredProvisionedConcurrency",
+    })
+    for module in (models, responses):
+        _set(module, "ScalableDimensionValueSet", extended)
+
+
 def install() -> None:
     """Apply every patch once, for the rest of the process (safe to call again)."""
     if _ORIGINALS:
@@ -614,6 +632,7 @@ def install() -> None:
     _patch_log_group_key()
     _patch_inference_components()
     _patch_sagemaker_names()
+    _patch_scalable_dimensions()
 
 
 def uninstall() -> None:

@@ -210,3 +210,73 @@ def test_throttling_surfaces_as_its_own_retryable_error(env):
     with pytest.raises(EndpointThrottledException):
         invoke.handler({"key": "in/a.json", "target": "serverless"}, CONTEXT)
     assert env.calls_to("sls-ep") == 1
+
+
+def runtime_stub(region: str, expected: dict, body: bytes = b'{"ok": 1}'):
+    """A sagemaker-runtime client whose one InvokeEndpoint answer is stubbed; Stubber checks the request
+    against botocore's model (InferenceComponentName is a real InvokeEndpoint parameter) and ``expected``."""
+    import io
+
+    import boto3
+    from botocore.response import StreamingBody
+    from botocore.stub import Stubber
+
+    runtime = boto3.client("sagemaker-runtime", region_name=region, aws_access_key_id="x", aws_secret_access_key="x")
+    stubber = Stubber(runtime)
+    stubber.add_response("invoke_endpoint", {"Body": StreamingBody(io.BytesIO(body), len(body)),
+                                             "ContentType": "application/json"}, expected)
+    stubber.activate()
+    return runtime, stubber
+
+
+def test_a_scale_to_zero_endpoint_is_invoked_through_its_inference_component():
+    from inference_platform.workflow.invocation import single_region_invoker
+
+    expected = {"EndpointName": "demo-prod-provisioned", "Body": b"{}", "ContentType": "application/json",
+                "InferenceComponentName": "demo-prod-component"}
+    runtime, stubber = runtime_stub("us-east-1", expected)
+    answer = single_region_invoker(runtime, "demo-prod-provisioned", "us-east-1",
+                                   inference_component="demo-prod-component")(b"{}", "application/json")
+    assert answer.body == b'{"ok": 1}'
+    stubber.assert_no_pending_responses()
+
+    classic = {k: v for k, v in expected.items() if k != "InferenceComponentName"}
+    runtime, stubber = runtime_stub("us-east-1", classic)
+    single_region_invoker(runtime, "demo-prod-provisioned", "us-east-1")(b"{}", "application/json")
+    stubber.assert_no_pending_responses()
+
+
+def test_failover_names_the_component_in_the_primary_only():
+    """The tier 2 standby in the other region is serverless: its call carries no InferenceComponentName."""
+    from inference_platform.resilience.cross_region import CrossRegionClient
+
+    primary, primary_stub = boto3_failing_runtime("us-east-1", {
+        "EndpointName": "prov-east", "Body": b"{}", "ContentType": "application/json",
+        "InferenceComponentName": "demo-prod-component"})
+    secondary, secondary_stub = runtime_stub("us-west-2", {"EndpointName": "sls-west", "Body": b"{}",
+                                                           "ContentType": "application/json"})
+    clients = {"us-east-1": primary, "us-west-2": secondary}
+    result = CrossRegionClient("us-east-1", "us-west-2", {"us-east-1": "prov-east", "us-west-2": "sls-west"},
+                               client_factory=clients.__getitem__,
+                               inference_components={"us-east-1": "demo-prod-component"},
+                               ).invoke_endpoint(Body=b"{}", ContentType="application/json")
+    assert (result.region, result.failover) == ("us-west-2", True)
+    primary_stub.assert_no_pending_responses()
+    secondary_stub.assert_no_pending_responses()
+    with pytest.raises(ValueError, match="regions this client does not know"):
+        CrossRegionClient("us-east-1", "us-west-2", {"us-east-1": "a", "us-west-2": "b"},
+                          client_factory=clients.__getitem__, inference_components={"eu-west-1": "c"})
+
+
+def boto3_failing_runtime(region: str, expected: dict):
+    """A primary whose InvokeEndpoint answers 503 (a region failure; in-region retries are botocore's own,
+    which a stubbed client does not make)."""
+    import boto3
+    from botocore.stub import Stubber
+
+    runtime = boto3.client("sagemaker-runtime", region_name=region, aws_access_key_id="x", aws_secret_access_key="x")
+    stubber = Stubber(runtime)
+    stubber.add_client_error("invoke_endpoint", "ServiceUnavailable", http_status_code=503,
+                             expected_params=expected)
+    stubber.activate()
+    return runtime, stubber

@@ -177,3 +177,102 @@ def test_a_bad_request_is_refused_in_the_inputs_own_terms(s3, request_body, caus
 def test_execution_name_is_required(s3):
     with pytest.raises(ValueError, match="execution_name"):
         route_request(s3, config(), {}, "", WEDNESDAY_NOON_NY)
+
+
+# --- scale to zero, the hour-of-week plan, the front door's keys and hand-over ------------------------------
+
+def test_a_component_at_zero_copies_is_never_chosen(s3):
+    """Business hours would pick provisioned; with the component at 0 copies the request goes to serverless,
+    and with no serverless endpoint to batch. The copy count is asked only when provisioned would be chosen."""
+    asked = []
+
+    def copies(answer):
+        return lambda: asked.append(answer) or answer
+
+    assert decide(config(), "auto", 2, False, WEDNESDAY_NOON_NY,
+                  provisioned_has_capacity=copies(False)).strategy.value == "serverless_inference"
+    assert decide(config(SERVERLESS_ENDPOINT_NAME=""), "auto", 2, False, WEDNESDAY_NOON_NY,
+                  provisioned_has_capacity=copies(False)).strategy.value == "batch_transform"
+    assert decide(config(), "auto", 2, False, WEDNESDAY_NOON_NY,
+                  provisioned_has_capacity=copies(True)).strategy.value == "provisioned_endpoint"
+    assert decide(config(), "auto", 2, False, WEDNESDAY_NIGHT_NY,
+                  provisioned_has_capacity=copies(True)).strategy.value == "serverless_inference"
+    assert asked == [False, False, True]  # never asked at night: serverless was chosen without it
+
+
+def week_plan(default: str, **hours: str) -> list[str]:
+    """A 168-hour plan (local Monday 00:00 first); ``hours`` maps 'h<hour of week>' to a choice."""
+    plan = [default] * 168
+    for key, choice in hours.items():
+        plan[int(key[1:])] = choice
+    return plan
+
+
+WEDNESDAY_NOON_HOUR = 2 * 24 + 12  # local hour of week of WEDNESDAY_NOON_NY
+
+
+def test_the_cost_policy_follows_the_published_plan_and_the_default_policy_ignores_it():
+    plan = week_plan("serverless", h60="batch")
+    cost = config(ROUTING_POLICY="cost", STATE_TABLE_NAME="state")
+    assert decide(cost, "auto", 2, False, WEDNESDAY_NOON_NY, plan=plan).strategy.value == "batch_transform"
+    assert decide(cost, "auto", 2, False, WEDNESDAY_NOON_NY,
+                  plan=week_plan("serverless")).strategy.value == "serverless_inference"
+    assert decide(cost, "auto", 2, False, WEDNESDAY_NIGHT_NY,
+                  plan=week_plan("provisioned")).strategy.value == "provisioned_endpoint"
+    # No plan yet (first week): the business-hours rule; an explicit mode always wins over the plan.
+    assert decide(cost, "auto", 2, False, WEDNESDAY_NOON_NY, plan=None).strategy.value == "provisioned_endpoint"
+    assert decide(cost, "serverless", 2, False, WEDNESDAY_NOON_NY,
+                  plan=week_plan("batch")).strategy.value == "serverless_inference"
+    # The default policy never reads a plan, whatever is published.
+    assert decide(config(), "auto", 2, False, WEDNESDAY_NOON_NY, plan=plan).strategy.value == "provisioned_endpoint"
+
+
+def test_a_planned_path_that_is_off_is_never_taken():
+    """The plan says provisioned but this stack has no provisioned endpoint (or its component is at zero)."""
+    cost = config(ROUTING_POLICY="cost", STATE_TABLE_NAME="state", PROVISIONED_ENDPOINT_NAME="")
+    assert decide(cost, "auto", 2, False, WEDNESDAY_NOON_NY,
+                  plan=week_plan("provisioned")).strategy.value == "serverless_inference"
+    cost = config(ROUTING_POLICY="cost", STATE_TABLE_NAME="state")
+    assert decide(cost, "auto", 2, False, WEDNESDAY_NOON_NY, plan=week_plan("provisioned"),
+                  provisioned_has_capacity=lambda: False).strategy.value == "serverless_inference"
+
+
+@pytest.mark.parametrize("plan", [["serverless"] * 167, ["serverless"] * 167 + ["gpu"]])
+def test_a_malformed_plan_is_an_error_naming_its_shape(plan):
+    with pytest.raises(ValueError, match="168 hours"):
+        decide(config(ROUTING_POLICY="cost", STATE_TABLE_NAME="state"), "auto", 2, False, WEDNESDAY_NOON_NY,
+               plan=plan)
+
+
+def test_the_cost_policy_needs_the_state_table_holding_its_plan():
+    with pytest.raises(ValueError, match="STATE_TABLE_NAME"):
+        config(ROUTING_POLICY="cost", STATE_TABLE_NAME="")
+    with pytest.raises(ValueError, match="ROUTING_POLICY"):
+        config(ROUTING_POLICY="cheapest")
+
+
+def test_the_front_door_gets_the_keys_of_a_small_real_time_request_only(s3):
+    put(s3, 3)
+    small = route_request(s3, config(), {"mode": "serverless"}, "e", WEDNESDAY_NOON_NY, list_keys_up_to=3)
+    assert small["keys"] == ["in/f00000", "in/f00001", "in/f00002"]
+    # More files than the front door runs itself, a batch decision, or the pipeline (no bound): no keys.
+    for request_body, bound in (({"mode": "serverless"}, 2), ({"mode": "batch"}, 3), ({"mode": "serverless"}, None)):
+        assert route_request(s3, config(), request_body, "e", WEDNESDAY_NOON_NY, list_keys_up_to=bound)["keys"] is None
+    with pytest.raises(ValueError, match="list_keys_up_to must be 1-200"):
+        route_request(s3, config(), {}, "e", WEDNESDAY_NOON_NY, list_keys_up_to=201)
+
+
+@pytest.mark.parametrize(("request_body", "accepted"), [
+    ({"mode": "batch", "replaces": "front-1", "fallback_reason": {"Error": "States.Timeout"}}, True),
+    ({"mode": "serverless", "replaces": "front-1", "fallback_reason": {}}, False),  # hand-over is batch only
+    ({"mode": "batch", "replaces": "front-1"}, False),  # both fields together
+    ({"mode": "batch", "replaces": "", "fallback_reason": {}}, False),
+    ({"mode": "batch", "replaces": "x" * 81, "fallback_reason": {}}, False),
+])
+def test_the_front_doors_hand_over_fields_are_accepted_only_as_a_batch_hand_over(s3, request_body, accepted):
+    put(s3, 1)
+    answer = route_request(s3, config(), request_body, "e", WEDNESDAY_NOON_NY)
+    assert (answer["strategy"] == "batch_transform") is accepted
+    assert (answer["strategy"] == "invalid_input") is not accepted
+    if not accepted:
+        assert "replaces and fallback_reason" in answer["cause"]
