@@ -331,10 +331,10 @@ def test_front_door_hands_batch_work_to_the_standard_pipeline_by_name(script):
 
 
 def test_front_door_fallback_makes_the_replaced_run_inert(script):
-    """The file set fails (model never ready): the front door hands the request to the pipeline as batch,
-    naming the run it replaces. StartBatch marks that run cancelled before creating the job, so a file the
-    run still had in flight (Express runs cannot be stopped) invokes but writes nothing."""
-    script.outcomes[SERVERLESS] = [Outcome.model_not_ready()] * 3
+    """The file set fails (the endpoint answers 500, which is not retried): the front door hands the request
+    to the pipeline as batch, naming the run it replaces. StartBatch marks that run cancelled before creating
+    the job, so a file the run still had in flight (Express runs cannot be stopped) invokes but writes nothing."""
+    script.outcomes[SERVERLESS] = [Outcome.server_error()]
     workflow = harness.deploy()
     harness.put_inputs(1)
     execution = workflow.request("front-fallback", {"mode": "serverless"})
