@@ -38,6 +38,9 @@ DEPENDENT_CHECKS = {
         "sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig",
         "sagemaker:UpdateEndpointWeightsAndCapacities"),
 }
+# Service condition keys whose value is a request parameter (the reference lists the keys per action).
+CONDITION_PARAMETERS = {"application-autoscaling:service-namespace": "ServiceNamespace",
+                        "application-autoscaling:scalable-dimension": "ScalableDimension"}
 LOWER_CASE_ARNS = {"sagemaker"}  # SageMaker ARNs are lower case whatever the name's case
 
 
@@ -124,6 +127,8 @@ def translate(service: str, operation: str, params: dict, region: str, account: 
                           signing_name=signing_name)]
     if service == "s3" and name == "s3:ListBucket" and "Prefix" in params:
         context.append(("s3:prefix", str(params["Prefix"])))
+    context += [(key, str(params[parameter])) for key, parameter in CONDITION_PARAMETERS.items()
+                if key in act.condition_keys and parameter in params]
     resource = _resource(act, service, params, region, account)
     requests = [Request(act.full_name, resource, tuple(context))]
     dependent = DEPENDENT_CHECKS.get((service, operation, str(params.get("ServiceNamespace", ""))))

@@ -24,11 +24,14 @@ from inference_platform.planning.publish import (
     weekly_requests,
 )
 from inference_platform_ops.emulator import compat
+from inference_platform_ops.iam import recorder
+from tests.helpers.template_loader import TEMPLATES
 from tests.helpers.workflow_harness import aws
 
 NOW = datetime(2026, 11, 23, 1, 30, tzinfo=UTC)  # Sunday 20:30 in New York (EST, UTC-5)
-SOURCES = metric_sources(component="demo-prod-component", endpoints=["demo-prod-serverless"])
-COMPONENT_RESOURCE = "inference-component/demo-prod-component"
+COMPONENT = "ml-inference-local-component"  # the names of templates/params/local.json with EnableScaleToZero
+SOURCES = metric_sources(component=COMPONENT, endpoints=["ml-inference-local-serverless"])
+COMPONENT_RESOURCE = f"inference-component/{COMPONENT}"
 DIMENSION = "sagemaker:inference-component:DesiredCopyCount"
 
 
@@ -47,8 +50,8 @@ def cloudwatch_answering(*pages: dict, weeks: int = 2):
 
 
 def test_the_component_and_the_serverless_endpoint_are_read_under_their_own_dimensions():
-    assert SOURCES == [[{"Name": "InferenceComponentName", "Value": "demo-prod-component"}],
-                       [{"Name": "EndpointName", "Value": "demo-prod-serverless"},
+    assert SOURCES == [[{"Name": "InferenceComponentName", "Value": COMPONENT}],
+                       [{"Name": "EndpointName", "Value": "ml-inference-local-serverless"},
                         {"Name": "VariantName", "Value": "AllTraffic"}]]
     assert metric_sources(endpoints=["a", ""]) == [[{"Name": "EndpointName", "Value": "a"},
                                                     {"Name": "VariantName", "Value": "AllTraffic"}]]
@@ -114,14 +117,14 @@ def account():
     # compat: moto refuses the inference-component scalable dimension botocore's model has (patch 15).
     with mock_aws(), compat.patched():
         aws("dynamodb").create_table(
-            TableName="state", BillingMode="PAY_PER_REQUEST",
+            TableName="ml-inference-local-state", BillingMode="PAY_PER_REQUEST",
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
                                   {"AttributeName": "sk", "AttributeType": "S"}])
         autoscaling = aws("application-autoscaling")
         autoscaling.register_scalable_target(ServiceNamespace="sagemaker", ResourceId=COMPONENT_RESOURCE,
                                              ScalableDimension=DIMENSION, MinCapacity=0, MaxCapacity=4)
-        yield boto3.resource("dynamodb", region_name="us-east-1").Table("state"), autoscaling
+        yield boto3.resource("dynamodb", region_name="us-east-1").Table("ml-inference-local-state"), autoscaling
 
 
 def plan_actions(autoscaling) -> dict[str, str]:
@@ -135,12 +138,12 @@ def test_publishing_replaces_the_plans_actions_and_keeps_the_templates_own(accou
     autoscaling.put_scheduled_action(  # the template's own business-hours wake-up: not the planner's to touch
         ServiceNamespace="sagemaker", ScheduledActionName="wake-before-business-hours", ResourceId=COMPONENT_RESOURCE,
         ScalableDimension=DIMENSION, Schedule="cron(45 8 ? * MON-FRI *)", ScalableTargetAction={"MinCapacity": 1})
-    publish(table, autoscaling, choices=weekdays_nine_to_five(), component="demo-prod-component",
+    publish(table, autoscaling, choices=weekdays_nine_to_five(), component=COMPONENT,
             timezone="America/New_York", lead_minutes=15, max_copies=4, details={"weeks": "4"}, now=NOW)
     assert len(plan_actions(autoscaling)) == 11
 
     mondays_only = [c if i < 24 else SERVERLESS for i, c in enumerate(weekdays_nine_to_five())]
-    result = publish(table, autoscaling, choices=mondays_only, component="demo-prod-component",
+    result = publish(table, autoscaling, choices=mondays_only, component=COMPONENT,
                      timezone="America/New_York", lead_minutes=15, max_copies=4, details={}, now=NOW)
 
     assert result == {"actions": 2, "removed": 8}
@@ -151,9 +154,11 @@ def test_publishing_replaces_the_plans_actions_and_keeps_the_templates_own(accou
     assert item["choices"] == mondays_only and item["created_at"] == NOW.isoformat()
 
 
+COST_POLICY = {"EnableScaleToZero": "true", "RoutingPolicy": "cost"}
+PLANNER = recorder.Principal("lambda", "ml-inference-local-capacity-planner", "us-east-1", "123456789012")
 PLANNER_ENV = {
-    "PROVISIONED_ENDPOINT_NAME": "demo-prod-provisioned", "PROVISIONED_INFERENCE_COMPONENT_NAME": "demo-prod-component",
-    "SERVERLESS_ENDPOINT_NAME": "demo-prod-serverless", "STATE_TABLE_NAME": "state",
+    "PROVISIONED_ENDPOINT_NAME": "ml-inference-local-provisioned", "PROVISIONED_INFERENCE_COMPONENT_NAME": COMPONENT,
+    "SERVERLESS_ENDPOINT_NAME": "ml-inference-local-serverless", "STATE_TABLE_NAME": "ml-inference-local-state",
     "BUSINESS_TIMEZONE": "America/New_York", "BUSINESS_START_HOUR": "9", "BUSINESS_END_HOUR": "17",
     "BUSINESS_DAYS": "MON-FRI", "PLANNING_WEEKS": "1", "COLD_START_BUDGET_PER_MONTH": "1000",
     "EXPECTED_MODEL_LATENCY_MS": "150", "INSTANCE_TYPE": "ml.m5.large", "SERVERLESS_MEMORY_MB": "2048",
@@ -174,14 +179,17 @@ def test_the_planner_lambda_reads_last_weeks_traffic_and_publishes_next_weeks_pl
     monkeypatch.setattr(capacity_planner, "datetime", type("FixedClock", (datetime,), {"now": staticmethod(
         lambda tz=None: NOW)}))  # Sunday evening: last week is Monday 16 to Sunday 22 November
     busy = [datetime(2026, 11, 17, h, 30, tzinfo=ZoneInfo("America/New_York")) for h in (10, 11)]
-    dimensions = [{"Name": "InferenceComponentName", "Value": "demo-prod-component"}]
+    dimensions = [{"Name": "InferenceComponentName", "Value": COMPONENT}]
     aws("cloudwatch").put_metric_data(Namespace="AWS/SageMaker", MetricData=[
         *({"MetricName": "Invocations", "Dimensions": dimensions, "Timestamp": t, "Value": 10_000.0} for t in busy),
         *({"MetricName": "ModelLatency", "Dimensions": dimensions, "Timestamp": t, "Value": 1_000_000.0}
           for t in busy)])
 
-    result = capacity_planner.handler({}, EmulatedLambdaContext(
-        "planner", "arn:aws:lambda:us-east-1:123456789012:function:planner"))
+    # Made as the deployed planner of the local params with the cost policy on: the permission contract checks
+    # every call it makes against its role's policy.
+    with recorder.world("local", TEMPLATES, **COST_POLICY), recorder.acting_as(PLANNER):
+        result = capacity_planner.handler({}, EmulatedLambdaContext(
+            PLANNER.name, f"arn:aws:lambda:us-east-1:123456789012:function:{PLANNER.name}"))
 
     choices = table.get_item(Key=PLAN_KEY)["Item"]["choices"]
     assert [i for i, c in enumerate(choices) if c == PROVISIONED] == [24 + 10, 24 + 11]

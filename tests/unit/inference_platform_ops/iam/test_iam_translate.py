@@ -73,6 +73,19 @@ def test_application_auto_scaling_checks_the_callers_sagemaker_permissions():
                          ("sagemaker:UpdateEndpointWeightsAndCapacities", endpoint)}
 
 
+def test_scheduled_actions_carry_the_namespace_and_dimension_a_policy_can_condition_on():
+    """PutScheduledAction's reference lists application-autoscaling:service-namespace and scalable-dimension:
+    a grant conditioned on them (the capacity planner's) is evaluated with the request's values."""
+    (request,) = one("application-autoscaling", "PutScheduledAction", {
+        "ServiceNamespace": "sagemaker", "ResourceId": "inference-component/c", "ScheduledActionName": "plan-zero-017",
+        "ScalableDimension": "sagemaker:inference-component:DesiredCopyCount", "Schedule": "cron(0 17 ? * MON *)"})
+    assert request.context_dict["application-autoscaling:service-namespace"] == "sagemaker"
+    assert request.context_dict["application-autoscaling:scalable-dimension"] == \
+        "sagemaker:inference-component:DesiredCopyCount"
+    (describe,) = one("application-autoscaling", "DescribeScheduledActions", {"ServiceNamespace": "sagemaker"})
+    assert describe.resource == "*" and "application-autoscaling:service-namespace" not in describe.context_dict
+
+
 def test_unknown_actions_are_reported_not_guessed():
     (request,) = one("lambda", "NoSuchOperation", {})
     assert request.resource == "?"
