@@ -15,6 +15,7 @@ from inference_platform_ops.guard.asl_bounds import (
     state_worst_case_seconds,
     worst_case_seconds_to_fallback,
 )
+from inference_platform_ops.iam import sar
 from tests.helpers.template_loader import load_template
 from tests.helpers.workflow_harness import plain
 
@@ -163,9 +164,10 @@ def test_no_role_grants_every_action(template):
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 assert all(a != "*" and not a.endswith(":*") for a in actions), logical
                 if statement.get("Resource") == "*":
-                    # cloudwatch:GetMetricData (the planner) has no resource-level permissions
-                    assert all(a.split(":")[0] in {"xray", "logs"} or a == "cloudwatch:GetMetricData"
-                               for a in actions), (logical, actions)
+                    # Only actions that name no resource type in the Service Authorization Reference (X-Ray,
+                    # log delivery, cloudwatch:GetMetricData, application-autoscaling:Describe*) may use "*".
+                    scoped = [a for a in actions if (act := sar.action(a)) is None or act.resource_types]
+                    assert scoped == [], (logical, scoped)
 
 
 def test_choice_lookup_and_missing_catch():

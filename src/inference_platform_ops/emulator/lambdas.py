@@ -174,6 +174,9 @@ def in_process_lambdas() -> Iterator[None]:
         mock.patch.object(LambdaBackend, "invoke", _dispatching_invoke),
         mock.patch.object(LambdaSimpleBackend, "invoke", _dispatching_invoke),
         mock.patch.object(type(os.environ), "copy", _atomic_environ_copy),
+        # botocore reads proxies for every new client (urllib's getproxies_environment iterates
+        # os.environ.items(), reading each key after listing them): the same race, the same cure.
+        mock.patch.object(type(os.environ), "items", lambda self: _atomic_environ_copy(self).items()),
     ):
         yield
 

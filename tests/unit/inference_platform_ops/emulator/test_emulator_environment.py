@@ -14,7 +14,7 @@ import time
 from inference_platform_ops.emulator.lambdas import _function_environment, in_process_lambdas
 
 
-def _copy_errors_while_handlers_come_and_go(seconds: float = 0.3) -> int:
+def _copy_errors_while_handlers_come_and_go(seconds: float = 0.3, read=None) -> int:
     deadline = time.monotonic() + seconds
     errors: list[KeyError] = []
 
@@ -26,7 +26,7 @@ def _copy_errors_while_handlers_come_and_go(seconds: float = 0.3) -> int:
     def client_creation() -> None:
         while time.monotonic() < deadline:
             try:
-                os.environ.copy()
+                (read or os.environ.copy)()  # looked up now: the emulator patches the class
             except KeyError as exc:
                 errors.append(exc)
 
@@ -41,6 +41,15 @@ def _copy_errors_while_handlers_come_and_go(seconds: float = 0.3) -> int:
 def test_environment_copies_never_fail_while_handlers_run():
     with in_process_lambdas():
         assert _copy_errors_while_handlers_come_and_go() == 0
+
+
+def test_proxy_lookups_never_fail_while_handlers_run():
+    """botocore looks up proxies for every new client: urllib iterates os.environ.items() (seen as
+    States.Runtime "'AWS_REGION'" in a Map item of a workflow test)."""
+    from urllib.request import getproxies_environment
+
+    with in_process_lambdas():
+        assert _copy_errors_while_handlers_come_and_go(read=getproxies_environment) == 0
 
 
 def test_function_environment_is_restored_name_by_name():
