@@ -418,3 +418,37 @@ def test_front_door_refuses_a_bad_input_in_its_own_terms(script):
     assert (described["status"], described["error"]) == ("FAILED", "InvalidExecutionInput")
     assert "'mdoe' (did you mean 'mode'?)" in described["cause"] and "Traceback" not in described["cause"]
     assert pipeline_executions(workflow) == []
+
+
+# --- scale to zero: the inference component ------------------------------------------------------------------
+
+
+def test_a_scale_to_zero_endpoint_serves_through_its_component_only_while_it_has_a_copy(script, monkeypatch):
+    """EnableScaleToZero: a request for the provisioned path runs on the inference component while it has a
+    copy; at 0 copies the router never sends work there (it would fail with NoCapacityInvocationFailures): a
+    forced provisioned request then goes to batch, as for any path that is not there. Run as the local
+    deployment with scale to zero on, so the permission contract checks DescribeInferenceComponent and the
+    InvokeEndpoint that names the component."""
+    from inference_platform.handlers import route as route_handler
+    from inference_platform.workflow.capacity_state import CapacityState
+    from inference_platform_ops.emulator import cfn_resources, compat
+
+    component = "ml-inference-local-component"
+    monkeypatch.setattr(route_handler, "CAPACITY", CapacityState(copies_ttl_s=0))  # no copy count kept between runs
+    with compat.patched():  # the emulator's DescribeInferenceComponent
+        workflow = harness.deploy({"ProvisionedInferenceComponentName": component},
+                                  world={"EnableScaleToZero": "true"})
+        monkeypatch.setitem(cfn_resources._COMPONENTS, (harness.REGION, component), cfn_resources.InferenceComponent(
+            component, f"arn:aws:sagemaker:{harness.REGION}:{harness.ACCOUNT}:inference-component/{component}",
+            PROVISIONED, "AllTraffic", harness.PARAMETERS["ModelName"], copies=1))
+        keys = harness.put_inputs(2)
+
+        awake = workflow.wait(workflow.start("component-awake", {"mode": "provisioned"}))
+        assert awake["status"] == "SUCCEEDED", awake
+        assert script.calls_to(PROVISIONED) == 2
+        assert sorted(s3_objects("output/file-")) == sorted(k.replace("input/", "output/") + ".out" for k in keys)
+
+        cfn_resources._COMPONENTS[(harness.REGION, component)].copies = 0
+        asleep = workflow.start("component-asleep", {"mode": "provisioned"})
+        workflow.wait_for_state(asleep, "BatchTransform")
+    assert script.calls_to(PROVISIONED) == 2  # nothing sent to the component at zero copies
