@@ -72,7 +72,7 @@ pytest: install ## pytest with coverage on all cores (fails under 85% for src/),
 	@echo "==> pytest: unit, property, moto integration and template tests"
 	@# Two workers: the suite has real Step Functions retry waits that overlap well.
 	@rm -rf build/iam-contract
-	@$(BIN)/pytest -n auto
+	@$(BIN)/pytest -n auto --dist loadgroup
 	@echo "==> pytest: permission contract (every recorded AWS call against the templates' policies, per params file)"
 	@$(BIN)/inference-iam-contract
 
