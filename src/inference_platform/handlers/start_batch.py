@@ -38,8 +38,8 @@ def handler(event: dict, context: Any) -> dict:
     request = event.get("request")
     replaced = replaced_run(request, execution_arn)
     cancelled = None
-    if replaced:
-        own_run = not (isinstance(request, dict) and request.get("replaces"))
+    if replaced and isinstance(request, dict):  # replaced_run names a run only for a dict request
+        own_run = not request.get("replaces")
         cancelled = cancel_run(state_table, client("stepfunctions"), replaced,
                                reason=json.dumps(request.get("fallback_reason"), default=str),
                                stop_prefix=config.invoke_files_execution_prefix if own_run else "",

@@ -120,10 +120,11 @@ def plan_action(
         return Plan(endpoint, None, requested, notes=tuple(notes), skip_reason="; ".join([reason, *notes]))
     if not changes:
         notes.append("already at its floor: no instances stopped, no savings claimed")
-    for t in variant_targets:
-        if t.min_capacity > FLOOR_INSTANCES:
+    for target in variant_targets:
+        if target.min_capacity > FLOOR_INSTANCES:
             notes.append(
-                f"{t.resource_id} has MinCapacity {t.min_capacity}: a scaling policy may restore it to that minimum"
+                f"{target.resource_id} has MinCapacity {target.min_capacity}: a scaling policy may restore it to "
+                "that minimum"
             )
     savings = _savings(above_floor, price, notes, keep=FLOOR_INSTANCES)
     return Plan(endpoint, action, requested, changes, to_suspend, savings, tuple(notes))

@@ -38,10 +38,11 @@ RETRY_OPTIONS = ClientOptions(max_attempts=5)
 
 @dataclass(frozen=True)
 class AwsClients:
-    sagemaker: object
-    cloudwatch: object
-    autoscaling: object
-    sns: object | None = None
+    # boto3 clients (untyped: see [tool.mypy.overrides]).
+    sagemaker: Any
+    cloudwatch: Any
+    autoscaling: Any
+    sns: Any | None = None
 
     @classmethod
     def for_region(cls, region: str | None = None, options: ClientOptions = RETRY_OPTIONS) -> AwsClients:

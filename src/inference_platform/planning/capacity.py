@@ -284,12 +284,11 @@ def plan_hours(inputs: CostInputs, requests: Sequence[float], business: Sequence
                          f"and {len(business)}")
     if business_cold_start_budget < 0:
         raise ValueError(f"business_cold_start_budget must be >= 0, got {business_cold_start_budget!r}")
-    before = ({"before": SERVERLESS, "before_requests": 0.0} if not cyclic else None)
 
     def outcome(choices: tuple[str, ...]) -> PlanOutcome:
         if cyclic:
             return evaluate(inputs, requests, business, choices, before=choices[-1], before_requests=requests[-1])
-        return evaluate(inputs, requests, business, choices, **before)
+        return evaluate(inputs, requests, business, choices, before=SERVERLESS, before_requests=0.0)
 
     # Hours no enabled path can carry are over capacity whatever the plan; any other such hour is a defect.
     carries = {PROVISIONED: inputs.provisioned_fits, SERVERLESS: inputs.serverless_fits, BATCH: lambda _: True}

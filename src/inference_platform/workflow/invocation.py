@@ -113,7 +113,7 @@ class AttemptRecord:
         return self.latency_ms > COLD_START_THRESHOLD_MS
 
 
-def invoke_file(s3: Any, location: str, *, input_prefix: str, output_prefix: str, key: str, content_type: str,
+def invoke_file(s3: Any, location: str, *, input_prefix: str, output_prefix: str, key: object, content_type: str,
                 invoker: EndpointInvoker, record: Callable[[AttemptRecord], None], attempt: int = 0,
                 clock: Callable[[], float] = time.perf_counter,
                 cancelled: Callable[[], bool] = lambda: False) -> dict:
