@@ -137,9 +137,9 @@ class Deployment:
                     for tag in stack.properties(logical).get("Tags", []) or []:
                         if isinstance(tag, dict) and "Key" in tag:
                             tags[tag["Key"]] = str(tag["Value"])
-                    arn = stack.arn(logical)
-                    if arn:
-                        self._tags[arn] = tags
+                    resource_arn = stack.arn(logical)
+                    if resource_arn:
+                        self._tags[resource_arn] = tags
         return self._tags.get(arn, {})
 
 

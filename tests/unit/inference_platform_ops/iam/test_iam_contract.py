@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 
 import pytest
 
@@ -115,3 +116,13 @@ def test_the_recorder_names_the_principal_and_skips_unrecorded_calls(tmp_path):
 @pytest.mark.parametrize("env", ["dev", "staging", "production"])
 def test_every_params_file_resolves_without_problems(env):
     assert deployment(env, TEMPLATES).problems == []
+
+
+def test_resource_tags_are_those_of_the_resource_asked_for_from_the_first_lookup():
+    """The aws:ResourceTag/* context of a request: the tags of the ARN it names, on the lookup that builds the
+    index as on every later one (the index once answered its first lookup with the last tagged resource's tags)."""
+    fresh = replace(deployment("production", TEMPLATES), _tags=None)
+    endpoint = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/ml-inference-production-provisioned"
+    first = fresh.resource_tags(endpoint)
+    assert first["EndpointKind"] == "provisioned"
+    assert fresh.resource_tags(endpoint) == first
