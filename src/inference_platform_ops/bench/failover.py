@@ -200,13 +200,17 @@ def main(argv: list[str] | None = None) -> int:
         secondary.set_behavior(Behavior())
         secondary.reset_requests()
 
+        def primary_slow() -> None:
+            primary.accept_connections()
+            secondary.set_behavior(Behavior())
+            primary.set_behavior(Behavior("slow", delay_s=args.slow_ms / 1000))
+
         scenario = [
             ("healthy", lambda: None),
             ("primary 503", lambda: primary.set_behavior(Behavior("error", "ServiceUnavailable"))),
             ("primary refuses", primary.refuse_connections),
             (DOWN_AND_SLOW, lambda: secondary.set_behavior(Behavior("slow", delay_s=args.slow_ms / 1000))),
-            ("primary slow", lambda: (primary.accept_connections(), secondary.set_behavior(Behavior()),
-                                      primary.set_behavior(Behavior("slow", delay_s=args.slow_ms / 1000)))),
+            ("primary slow", primary_slow),
             ("primary recovers", lambda: primary.set_behavior(Behavior())),
         ]
         phases = []

@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 from moto import mock_aws
@@ -204,12 +205,12 @@ class CallCounter:
         return sum(self.calls.values())
 
 
-def run(n: int, seed: int) -> dict:
+def run(n: int, seed: int) -> dict[str, Any]:
     from inference_platform.idle.config import AutoStopAction, IdleDetectorSettings
     from inference_platform.idle.scan import AwsClients, run_scan
 
     now = datetime.now(UTC)
-    results = {}
+    results: dict[str, Any] = {}
     with mock_aws(), paged_search():
         specs = bench_fleet(n, seed)
         t0 = time.perf_counter()

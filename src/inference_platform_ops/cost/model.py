@@ -103,14 +103,16 @@ class _Reader:
     def __init__(self, config: dict, source: str):
         self.source = source
         self.errors: list[str] = []
-        self.parameters = config.get("Parameters")
-        self.profile = config.get("CostProfile")
-        if not isinstance(self.parameters, dict):
+        parameters = config.get("Parameters")
+        profile = config.get("CostProfile")
+        if not isinstance(parameters, dict):
             self.errors.append(f"{source}: 'Parameters' must be an object")
-            self.parameters = {}
-        if not isinstance(self.profile, dict):
+            parameters = {}
+        if not isinstance(profile, dict):
             self.errors.append(f"{source}: 'CostProfile' must be an object")
-            self.profile = {}
+            profile = {}
+        self.parameters: dict = parameters
+        self.profile: dict = profile
 
     def _get(self, section: str, name: str, default):
         table = self.parameters if section == "Parameters" else self.profile
@@ -302,7 +304,8 @@ def _business_window(read: _Reader, timezone: str) -> BusinessWindow:
     """Business hours as main.yaml passes them to both the router and the scheduled actions, checked by the
     same parsers the Route Lambda uses."""
     where = f"{read.source}: Parameters"
-    start, end, days = 9, 18, (0, 1, 2, 3, 4)
+    start, end = 9, 18
+    days: tuple[int, ...] = (0, 1, 2, 3, 4)
     try:
         start, end = settings.parse_business_hours(f"{where}.BusinessStartHour", read.text("BusinessStartHour", "9"),
                                                    f"{where}.BusinessEndHour", read.text("BusinessEndHour", "18"))

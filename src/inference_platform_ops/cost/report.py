@@ -14,10 +14,14 @@ import sys
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inference_platform_ops.intrinsics import parameter_values
 from inference_platform_ops.paths import BUILD, PARAMS, ROOT, TEMPLATES, TRAFFIC
 from inference_platform_ops.templates import load_template
+
+if TYPE_CHECKING:
+    from inference_platform_ops.cost.trace_sim import Simulation
 
 DEFAULT_WEEK = "2026-11-16"  # a Monday: no clock change, no US federal holiday that week
 
@@ -58,7 +62,7 @@ def profile_path(profile: str, traffic_dir: Path) -> Path:
     return path
 
 
-def build_report(args: argparse.Namespace) -> tuple[dict, object]:
+def build_report(args: argparse.Namespace) -> tuple[dict, Simulation]:
     from inference_platform_ops.cost.model import CostConfig, UnitPrices
     from inference_platform_ops.cost.summary import budget_warning, secondary_regions, summarise
     from inference_platform_ops.cost.trace_sim import load_trace, simulate

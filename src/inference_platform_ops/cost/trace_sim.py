@@ -51,9 +51,9 @@ class TraceHour:
 # ------------------------------------------------------------------ loading ----
 
 
-def _requests(value: str, where: str) -> int:
+def _requests(value: str | None, where: str) -> int:
     try:
-        number = int(value)
+        number = int(value or "")  # a short CSV row gives None: refused like an empty cell
     except (TypeError, ValueError):
         raise ValueError(f"{where}: requests must be a whole number, got {value!r}") from None
     if number < 0:

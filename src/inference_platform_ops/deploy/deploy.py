@@ -32,6 +32,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -269,8 +270,8 @@ def production_approved(args: argparse.Namespace) -> bool:
     return os.environ.get("CONFIRM") == "yes" or github_environment == "production"
 
 
-def write_step_summary(title: str, plans: list[stack_ops.ChangeSetPlan], outcome: str, notes: list[str] = ()
-                       ) -> None:
+def write_step_summary(title: str, plans: list[stack_ops.ChangeSetPlan], outcome: str,
+                       notes: Sequence[str] = ()) -> None:
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return
@@ -391,7 +392,7 @@ def plan_and_execute(deployer: Deployer, targets: list[StackTarget], artifact: p
 
 
 def finish_plan(deployer: Deployer, plans: list[stack_ops.ChangeSetPlan], title: str,
-                refusals: list[str] = ()) -> int:
+                refusals: Sequence[str] = ()) -> int:
     """Review the change sets (stateful replacements flagged, and what a deploy would refuse), write the
     summary, delete what the plan made."""
     notes = review_notes(plans) + list(refusals)

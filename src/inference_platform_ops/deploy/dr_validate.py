@@ -17,6 +17,7 @@ one by default).
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -96,7 +97,7 @@ def validate(config: dict, client_for: ClientFor) -> list[Check]:
         if plan.parameters.get("EnableStateStore") == "true":
             _check_state_table(client_for, plan, plans, recorder)
             if plan.role == "primary" and plan.parameters.get("DrTier") == "3":
-                recorder.attempt(plan, "daily backup plan", lambda p=plan: _backup_plan(client_for, p))
+                recorder.attempt(plan, "daily backup plan", functools.partial(_backup_plan, client_for, plan))
     return recorder.checks
 
 
@@ -169,7 +170,7 @@ def _check_endpoints(client_for: ClientFor, plan: RegionPlan, stack_name: str, s
         if not name:
             recorder.add(plan, f"{kind} endpoint", False, f"{flag} is true but {problem}")
             continue
-        recorder.attempt(plan, f"{kind} endpoint {name}", lambda n=name: _in_service(sagemaker, n))
+        recorder.attempt(plan, f"{kind} endpoint {name}", functools.partial(_in_service, sagemaker, name))
 
 
 def _check_standby_runs_nothing(client_for: ClientFor, plan: RegionPlan, stack: dict | None,
@@ -223,7 +224,7 @@ def _check_failover_targets(client_for: ClientFor, plans: list[RegionPlan], prim
                          f"no {kind} endpoint name: neither Parameters.{parameter} nor the primary stack's {output} "
                          f"output names one, so the workflow cannot fail over to {secondary.region}")
             continue
-        recorder.attempt(primary, f"{check}: {name}", lambda n=name: _in_service(sagemaker, n))
+        recorder.attempt(primary, f"{check}: {name}", functools.partial(_in_service, sagemaker, name))
 
 
 def _check_state_table(client_for: ClientFor, plan: RegionPlan, plans: list[RegionPlan],

@@ -59,17 +59,19 @@ def environments(main_path: Path, values: Mapping[str, str], region: str) -> lis
     """What every Lambda of main.yaml's active nested stacks would find in its environment."""
     main = load_template(main_path)
     outer = Evaluator(main, values, region=region)
-    found = []
+    found: list[FunctionEnvironment] = []
     for resource in outer.active_resources().values():
         url = (resource.get("Properties") or {}).get("TemplateURL")
         if resource.get("Type") != "AWS::CloudFormation::Stack" or not isinstance(url, str) or "://" in url:
             continue
-        child_values, child_sources = {}, {}
+        child_values: dict[str, str] = {}
+        child_sources: dict[str, str] = {}  # child parameter -> the main.yaml parameter it is a Ref to
         for name, expr in ((resource.get("Properties") or {}).get("Parameters") or {}).items():
             value = outer.resolve(expr)
             child_values[name] = value if isinstance(value, str) else PLACEHOLDER
-            if _ref_name(expr) in (main.get("Parameters") or {}):
-                child_sources[name] = _ref_name(expr)
+            source = _ref_name(expr)
+            if source is not None and source in (main.get("Parameters") or {}):
+                child_sources[name] = source
         child = load_template(main_path.parent / url)
         inner = Evaluator(child, child_values, region=region)
         for function_id, function in inner.active_resources().items():

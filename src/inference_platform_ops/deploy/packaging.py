@@ -27,6 +27,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeGuard
 
 from inference_platform_ops import templates
 
@@ -126,7 +127,7 @@ def template_bytes(template: dict) -> bytes:
     return json.dumps(template, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _is_relative(url: object) -> bool:
+def _is_relative(url: object) -> TypeGuard[str]:
     return isinstance(url, str) and not url.startswith(("https://", "http://", "s3://"))
 
 
