@@ -23,6 +23,7 @@ Applied by ``inference_platform_ops.emulator.compat.install()``; never used agai
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import threading
 import uuid
@@ -223,8 +224,8 @@ def _create_scalable_target(ctx: Context, properties: dict[str, Any]) -> tuple[s
 def _delete_scalable_target(ctx: Context, physical: str, properties: dict[str, Any], _: dict[str, str]) -> None:
     key = _target_key(properties)
     for action in properties.get("ScheduledActions") or []:
-        _ignore_missing(lambda a=action: ctx.call("application-autoscaling", "delete_scheduled_action", **key,
-                                                  ScheduledActionName=a["ScheduledActionName"]))
+        _ignore_missing(functools.partial(ctx.call, "application-autoscaling", "delete_scheduled_action", **key,
+                                          ScheduledActionName=action["ScheduledActionName"]))
     _ignore_missing(lambda: ctx.call("application-autoscaling", "deregister_scalable_target", **key))
 
 

@@ -62,7 +62,7 @@ import contextlib
 import json
 import types
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 _ORIGINALS: list[tuple[Any, str, Any]] = []  # (owner, attribute, original value) in patch order
 _MISSING = object()
@@ -323,7 +323,7 @@ def _patch_kms_key() -> None:
 
     from moto.kms.models import Key
 
-    original = Key.create_from_cloudformation_json.__func__
+    original = cast(types.MethodType, Key.create_from_cloudformation_json).__func__  # classmethod: bound to Key
     original_get = Key.get_cfn_attribute
 
     def create_from_cloudformation_json(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str,
@@ -540,7 +540,7 @@ def _patch_log_group_key() -> None:
     """``AWS::Logs::LogGroup``: moto reads the API's ``kmsKeyId`` but a stack passes ``KmsKeyId``; keep it."""
     from moto.logs.models import LogGroup
 
-    original = LogGroup.create_from_cloudformation_json.__func__
+    original = cast(types.MethodType, LogGroup.create_from_cloudformation_json).__func__  # bound classmethod
 
     def create(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
                **kwargs: Any) -> Any:
@@ -605,7 +605,8 @@ def _patch_scalable_dimensions() -> None:
     from moto.applicationautoscaling import models, responses
 
     shipped = models.ScalableDimensionValueSet
-    extended = Enum("ScalableDimensionValueSet", {
+    # mypy reads Enum() members only from literals; these are moto's members plus two, known at run time.
+    extended = Enum("ScalableDimensionValueSet", {  # type: ignore[misc]
         **{member.name: member.value for member in shipped},
         "SAGEMAKER_INFERENCE_COMPONENT_DESIRED_COPY_COUNT": "sagemaker:inference-component:DesiredCopyCount",
         "SAGEMAKER_VARIANT_DESIRED_PROVISIONED_CONCURRENCY": "sagemaker:variant:DesiredProvisionedConcurrency",

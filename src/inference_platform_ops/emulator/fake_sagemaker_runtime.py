@@ -158,7 +158,7 @@ class _Server(ThreadingHTTPServer):
         self.owner = owner
         super().__init__(address, _Handler)
 
-    def handle_error(self, request: object, client_address: object) -> None:
+    def handle_error(self, request: socket.socket | tuple[bytes, socket.socket], client_address: object) -> None:
         """A client that gave up (read timeout) leaves a broken pipe behind: expected, not news."""
         if isinstance(sys.exc_info()[1], ConnectionError):
             return

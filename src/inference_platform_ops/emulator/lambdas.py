@@ -259,7 +259,8 @@ def distributed_map_failure_tolerance() -> Iterator[None]:
                 env=env,
                 error_name=StatesErrorName(typ=StatesErrorNameType.StatesExceedToleratedFailureThreshold),
                 event_type=HistoryEventType.MapRunFailed,
-                event_details=EventDetails(mapRunFailedEventDetails=MapRunFailedEventDetails(
+                # moto declares EventDetails total; a history event (in AWS and in moto) carries one of its keys.
+                event_details=EventDetails(mapRunFailedEventDetails=MapRunFailedEventDetails(  # type: ignore[typeddict-item]
                     error=error, cause=f"{failed} of {total} items failed; tolerated: "
                                        f"{eval_input.tolerated_failure_count} items, "
                                        f"{eval_input.tolerated_failure_percentage}%")),
@@ -508,7 +509,8 @@ def result_path_needs_an_object() -> Iterator[None]:
             kind = StatesErrorNameType.StatesResultPathMatchFailure
             raise FailureEventException(FailureEvent(
                 env=env, error_name=StatesErrorName(typ=kind), event_type=HistoryEventType.TaskFailed,
-                event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
+                # moto declares EventDetails total; a history event (in AWS and in moto) carries one of its keys.
+                event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(  # type: ignore[typeddict-item]
                     error=kind.to_name(),
                     cause=f"Unable to apply ResultPath {self.result_path_src} to input {json.dumps(state_input)}")),
             ))

@@ -203,10 +203,11 @@ def _deliver(rule: Any, target: dict, event: dict) -> None:
 
 def _lambda_targets() -> Any:
     from moto.events.models import Rule
+    from moto.events.utils import EventMessageType
 
     shipped = Rule.send_to_targets
 
-    def send_to_targets(self: Any, original_event: dict, transform_input: bool = True) -> None:
+    def send_to_targets(self: Any, original_event: EventMessageType, transform_input: bool = True) -> None:
         functions = [t for t in self.targets if t["Arn"].startswith("arn:aws:lambda:")]
         if len(functions) < len(self.targets):  # moto's own targets (SQS, logs, buses); it raises on Lambda
             others = copy.copy(self)
