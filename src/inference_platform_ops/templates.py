@@ -58,6 +58,11 @@ def properties(resource: Mapping[str, Any]) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
+def declared_parameters(template: Mapping[str, Any]) -> dict[str, Any]:
+    found = template.get("Parameters")
+    return found if isinstance(found, dict) else {}
+
+
 def validate_parameters(template: dict, values: Mapping[str, Any], region: str | None = None) -> list[str]:
     """Return human-readable problems with ``values`` for ``template``; an empty list means valid.
 

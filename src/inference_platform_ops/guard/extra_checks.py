@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from inference_platform_ops.guard.findings import Finding
-from inference_platform_ops.templates import properties, resources_of_type
+from inference_platform_ops.templates import declared_parameters, properties, resources_of_type
 
 TLS_RULE = "S3_BUCKET_TLS_ONLY"
 LOG_GROUP_RULE = "LAMBDA_LOG_GROUP_RETENTION"
@@ -129,7 +129,7 @@ def check_log_group_keys(template_name: str, template: dict[str, Any]) -> list[F
     required parameter LogsKmsKeyArn (no Default, so the parent must pass it; cfn-lint E3043 checks that),
     which every nested stack that takes it receives from a key declared in the parent."""
     findings = []
-    parameters = template.get("Parameters") if isinstance(template.get("Parameters"), dict) else {}
+    parameters = declared_parameters(template)
     key_parameter = parameters.get(LOG_KEY_PARAMETER)
     required = isinstance(key_parameter, dict) and "Default" not in key_parameter
     fix = (f"set KmsKeyId to a local AWS::KMS::Key (GetAtt Arn) or Ref the required parameter {LOG_KEY_PARAMETER} "

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from inference_platform_ops.guard.findings import Finding
-from inference_platform_ops.templates import properties, resources_of_type
+from inference_platform_ops.templates import declared_parameters, properties, resources_of_type
 
 RULE = "SCALE_TO_ZERO_WAKE_UP_LINK"
 COPY_COUNT = "sagemaker:inference-component:DesiredCopyCount"
@@ -78,14 +78,14 @@ def _wakes(policy: dict) -> bool:
 
 def _alarm_calls(alarm: dict, policy: str) -> bool:
     props = properties(alarm)
-    dimensions = props.get("Dimensions") if isinstance(props.get("Dimensions"), list) else []
+    dimensions = found if isinstance(found := props.get("Dimensions"), list) else []
     return (props.get("Namespace") == "AWS/SageMaker" and props.get("MetricName") == "NoCapacityInvocationFailures"
             and any(isinstance(d, dict) and d.get("Name") == "InferenceComponentName" for d in dimensions)
             and {"Ref": policy} in (props.get("AlarmActions") or []))
 
 
 def check_scale_to_zero(template_name: str, template: dict[str, Any]) -> list[Finding]:
-    parameters = template.get("Parameters") if isinstance(template.get("Parameters"), dict) else {}
+    parameters = declared_parameters(template)
     policies = resources_of_type(template, "AWS::ApplicationAutoScaling::ScalingPolicy")
     alarms = resources_of_type(template, "AWS::CloudWatch::Alarm")
     findings = []

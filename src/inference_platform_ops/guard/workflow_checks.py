@@ -165,7 +165,8 @@ def _checks_sync_status(node: StateNode) -> bool:
     """A startSyncExecution task's answer is checked: its Next is a Choice that goes on only when SUCCEEDED."""
     if "sfn:startSyncExecution" not in str(node.state.get("Resource", "")):
         return True
-    choice = node.siblings.get(node.state.get("Next"))
+    next_name = node.state.get("Next")
+    choice = node.siblings.get(next_name) if isinstance(next_name, str) else None
     if not isinstance(choice, dict) or choice.get("Type") != "Choice" or not choice.get("Default"):
         return False
     rules = [r for r in choice.get("Choices") or [] if isinstance(r, dict)]
