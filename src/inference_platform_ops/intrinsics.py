@@ -57,7 +57,8 @@ class Evaluator:
                        "AWS::URLSuffix": "amazonaws.com"}
         if region is not None:
             self.pseudo["AWS::Region"] = region
-        self.resources = dict(resources or {})
+        # Read only: a caller may put a lazy Mapping here (stacks.ResolvedStack computes identities on demand).
+        self.resources: Mapping[str, str] = dict(resources or {})
         self.strict = strict
 
     # ------------------------------------------------------------------ values ----

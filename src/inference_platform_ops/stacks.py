@@ -94,7 +94,7 @@ class ResolvedStack:
         self.evaluator = Evaluator(self.template, {k: v for k, v in (parameters or {}).items() if k in declared},
                                    region=region, account_id=account, stack_name=stack_name, strict=True)
         self.evaluator.pseudo.update({"AWS::StackId": self.stack_id, "AWS::Partition": partition})
-        self.evaluator.resources = _Identities(self)  # type: ignore[assignment] - looked up on demand
+        self.evaluator.resources = _Identities(self)  # looked up on demand
         self.parameters: dict[str, str] = self.evaluator.values
         self.resources = self.evaluator.active_resources()
         self.children: dict[str, ResolvedStack] = {}
@@ -191,7 +191,7 @@ class ResolvedStack:
                 if "Condition" not in spec or self.condition(spec["Condition"])}
 
 
-class _Identities(Mapping):
+class _Identities(Mapping[str, Any]):
     """What Ref/Fn::GetAtt of a resource return, computed when the evaluator asks."""
 
     def __init__(self, stack: ResolvedStack):

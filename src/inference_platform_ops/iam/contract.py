@@ -59,7 +59,7 @@ class Checked:
 
 
 def read_records(directory: Path) -> list[dict]:
-    records = []
+    records: list[dict] = []
     for path in sorted(directory.glob("calls-*.jsonl")):
         records.extend(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line)
     return records
@@ -83,10 +83,10 @@ class Rebase:
                           target_root.parameters.get("ArtifactBucket", ""), f"{world.env}/", f"{target.env}/")
         if world.params_artifact_bucket:
             pairs.append((world.params_artifact_bucket, target_root.parameters.get("ArtifactBucket", "")))
-        project_env = [(f"{r.parameters['ProjectName']}-{r.parameters['Environment']}-") for r in (world_root,
-                                                                                                    target_root)]
+        world_prefix, target_prefix = (f"{r.parameters['ProjectName']}-{r.parameters['Environment']}-"
+                                       for r in (world_root, target_root))
         self.substrings = sorted({*self.exact.items(), *pairs}, key=lambda item: -len(item[0]))
-        self.prefix = tuple(project_env)
+        self.prefix = (world_prefix, target_prefix)
         world_regions = [world_root.region, world_root.parameters.get("SecondaryRegion", "")]
         target_regions = [target_root.region, target_root.parameters.get("SecondaryRegion", "")]
         self.regions = {old: new for old, new in zip(world_regions, target_regions, strict=True) if old}
@@ -143,7 +143,7 @@ class Rebase:
 
 def _world(record: dict) -> tuple[str, dict[str, str], str]:
     raw = record.get("world") or "local"
-    world = json.loads(raw) if raw.startswith("{") else {"env": raw}
+    world: dict[str, Any] = json.loads(raw) if raw.startswith("{") else {"env": raw}
     return world.get("env", "local"), dict(world.get("overrides") or {}), world.get("templates", "")
 
 
@@ -216,6 +216,8 @@ def _requests(record: dict, world: Deployment, target: Deployment, seen: set[tup
     if principal["kind"] == "deploy" and record["operation"] == "CreateChangeSet" and target.bootstrap:
         # On AWS the deploy passes the CloudFormation execution role (the emulator run passes none).
         role = target.bootstrap.arn("CloudFormationExecutionRole")
+        if role is None:
+            raise ValueError(f"{target.bootstrap.path.name}: Resources.CloudFormationExecutionRole has no ARN")
         requests = [Request(r.action, r.resource, (*r.context, ("cloudformation:RoleArn", role))) for r in requests]
         requests.append(Request("iam:PassRole", role, (("iam:PassedToService", "cloudformation.amazonaws.com"),)))
     out = []
@@ -254,7 +256,7 @@ def granted_but_unused(results: list[Checked], templates: Path = TEMPLATES,
             kind_and_name = _lookup(target, principal)
             if kind_and_name is None:
                 continue
-            granted = set()
+            granted: set[str] = set()
             for policy in kind_and_name.policies:
                 for statement in _statements(policy["policy"]):
                     if statement.get("Effect") != "Allow" or "Action" not in statement:

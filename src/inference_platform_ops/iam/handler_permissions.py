@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cfnlint
+
 from inference_platform_ops.iam import sar, simulate
 from inference_platform_ops.iam.principals import deployment, role_policies
 from inference_platform_ops.paths import ROOT
 from inference_platform_ops.stacks import ResolvedStack
 
-SCHEMAS = Path(__import__("cfnlint").__file__).resolve().parent / "data" / "schemas"
+SCHEMAS = Path(cfnlint.__file__).resolve().parent / "data" / "schemas"
 ALWAYS = ("read", "delete")
 PASSED_TO = {"Lambda": "lambda.amazonaws.com", "SageMaker": "sagemaker.amazonaws.com",
              "StepFunctions": "states.amazonaws.com", "Events": "events.amazonaws.com",
@@ -136,10 +138,11 @@ def _named_resources(stack: ResolvedStack, props: dict) -> list[str]:
     """ARNs of the stack's resources that the properties name by physical name (e.g. FunctionName: !Ref F)."""
     names = {str(stack.ref(logical)): stack.arn(logical) for logical, body in stack.resources.items()
              if body["Type"] != "AWS::CloudFormation::Stack"}
-    found = []
+    found: list[str] = []
     for value in re.findall(r'"([^"]+)"', json.dumps(props)):
-        if value in names and names[value]:
-            found.append(names[value])
+        arn = names.get(value)
+        if arn:
+            found.append(arn)
     return found
 
 

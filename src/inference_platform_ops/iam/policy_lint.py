@@ -43,7 +43,7 @@ class PolicyFinding:
 
 def documents(stack: ResolvedStack) -> list[tuple[str, dict]]:
     """(logical id[/policy name], document) of every policy this stack declares."""
-    found = []
+    found: list[tuple[str, dict]] = []
     for logical, body in stack.resources.items():
         prop = POLICY_PROPERTIES.get(body["Type"])
         if not prop or prop not in (body.get("Properties") or {}):

@@ -57,10 +57,13 @@ def action(full_name: str) -> Action | None:
     """The action named ``prefix:Name`` (case-insensitive, as IAM matches actions), or None if unknown."""
     prefix, _, name = full_name.partition(":")
     service = _definition().get(prefix.lower())
-    privilege = service and service["privileges"].get(name.lower())
+    if not service:
+        return None
+    privilege = service["privileges"].get(name.lower())
     if not privilege:
         return None
-    types, keys = [], []
+    types: list[ResourceType] = []
+    keys: list[str] = []
     for entry in privilege["resource_types"]:
         keys.extend(entry.get("condition_keys") or [])
         raw = entry["resource_type"]
