@@ -16,7 +16,7 @@ TEMPLATES := $(sort $(wildcard templates/*.yaml))
 WORKFLOWS := $(sort $(wildcard .github/workflows/*.yml))
 PY_DIRS := src tests scripts
 
-.PHONY: help install lint guard compliance pytest workflows bandit test security ci bootstrap deploy plan smoke \
+.PHONY: help install lint typecheck guard compliance pytest workflows bandit test security ci bootstrap deploy plan smoke \
         destroy emulator-stop emulator-status dr-validate cost-report plan-capacity bench-idle bench-failover bench-deploy clean
 
 help: ## List every target with one line each (default)
@@ -60,6 +60,10 @@ lint: install ## cfn-lint every template (with I3011 deletion policies), ruff ev
 	@echo "==> lint: ruff on $(PY_DIRS)"
 	@$(BIN)/ruff check --quiet $(PY_DIRS)
 
+typecheck: install ## mypy over src/inference_platform and src/inference_platform_ops ([tool.mypy] in pyproject.toml)
+	@echo "==> typecheck: mypy on src/inference_platform src/inference_platform_ops"
+	@$(BIN)/mypy
+
 guard: install ## cfn-guard: every rule has tests, rule tests pass, every template passes every rule
 	@echo "==> guard: cfn-guard test + validate"
 	@$(BIN)/inference-guard --guard $(GUARD)
@@ -85,8 +89,8 @@ bandit: install ## bandit static security scan of src/ and scripts/
 	@echo "==> bandit: src scripts"
 	@$(BIN)/bandit --quiet --recursive -c pyproject.toml src scripts
 
-test: install lint compliance pytest workflows bandit ## The whole hermetic gate that CI runs (compliance includes guard)
-	@echo "==> test: all gates passed (lint, compliance incl. guard, pytest, workflows, bandit)"
+test: install lint typecheck compliance pytest workflows bandit ## The whole hermetic gate that CI runs (compliance includes guard)
+	@echo "==> test: all gates passed (lint, typecheck, compliance incl. guard, pytest, workflows, bandit)"
 
 security: install bandit ## bandit + pip-audit (fails if the audit could not run, unless AUDIT_OFFLINE_OK=1)
 	@echo "==> security: pip-audit over every pinned dependency"
@@ -137,4 +141,4 @@ bench-deploy: install ## Benchmark: make deploy + make smoke + emulator-stop aga
 	@$(BIN)/inference-bench-deploy
 
 clean: ## Remove .venv, .tools and build output
-	rm -rf $(VENV) .tools build .coverage htmlcov
+	rm -rf $(VENV) .tools build .coverage htmlcov .mypy_cache
