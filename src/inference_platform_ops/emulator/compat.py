@@ -73,8 +73,17 @@ def _set(owner: Any, name: str, value: Any) -> None:
     setattr(owner, name, value)
 
 
+_FAILED_RESOURCE = "_emulator_failed_resource"  # set on an exception raised while creating/updating a resource
+
+
 def _failure_attribution(exc: BaseException) -> tuple[str, str] | None:
-    return getattr(exc, "_emulator_failed_resource", None)
+    return getattr(exc, _FAILED_RESOURCE, None)
+
+
+def _attribute_failure(exc: BaseException, logical_id: str, resource_type: str) -> None:
+    """Name the resource an exception came from, unless a nested one already did."""
+    if _failure_attribution(exc) is None:
+        setattr(exc, _FAILED_RESOURCE, (logical_id, resource_type))
 
 
 def _find_stack(stack_id: str) -> Any | None:
@@ -188,8 +197,7 @@ def _patch_resource_creation() -> None:
             resource = original(logical_id, _as_regional_table(resource_json) if substitute else resource_json,
                                 resources_map, account_id, region_name)
         except Exception as exc:
-            if _failure_attribution(exc) is None:
-                exc._emulator_failed_resource = (logical_id, resource_type)  # type: ignore[attr-defined]
+            _attribute_failure(exc, logical_id, resource_type)
             raise
         if resource is not None and substitute:
             resource.cf_resource_type = resource_type
@@ -222,8 +230,7 @@ def _patch_resource_creation() -> None:
                 resource_json = _as_regional_table(resource_json)
             resource = original_update(logical_id, resource_json, resources_map, account_id, region_name)
         except Exception as exc:
-            if _failure_attribution(exc) is None:
-                exc._emulator_failed_resource = (logical_id, resource_type)  # type: ignore[attr-defined]
+            _attribute_failure(exc, logical_id, resource_type)
             raise
         if stack is not None:
             physical = str(getattr(resource, "physical_resource_id", "") or "")

@@ -143,6 +143,7 @@ def record_to(path: Path) -> Iterator[None]:
             def run_as_parent() -> None:
                 with acting_as(inherited):
                     run()
+            # An instance attribute: only this thread's run is wrapped (Thread.start's bootstrap calls self.run).
             self.run = run_as_parent  # type: ignore[method-assign]
         shipped_start(self)
 
