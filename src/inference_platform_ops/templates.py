@@ -12,7 +12,9 @@ that Rules cannot express (template ``Metadata.ParameterComparisons``), and repo
 
 from __future__ import annotations
 
+import copy
 import difflib
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -31,8 +33,25 @@ _LIST_TYPES = {"CommaDelimitedList", "List<Number>"}
 
 
 def load_template(path: str | Path) -> dict[str, Any]:
-    """A YAML or JSON template as dicts (short-form tags in long form); ValueError naming the file if it is not one."""
+    """A YAML or JSON template as dicts (short-form tags in long form); ValueError naming the file if it is not one.
+
+    Each call returns its own copy: callers may edit it. The parse is cached per file version (path, size,
+    modification time), because the gate reads the same templates hundreds of times.
+    """
     path = Path(path)
+    stat = path.stat() if path.is_file() else None
+    if stat is None:
+        return _decode(path)
+    return copy.deepcopy(_decode_version(path.resolve(), stat.st_size, stat.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=256)
+def _decode_version(path: Path, size: int, mtime_ns: int) -> dict[str, Any]:
+    del size, mtime_ns  # part of the cache key only
+    return _decode(path)
+
+
+def _decode(path: Path) -> dict[str, Any]:
     try:
         document = cfn_yaml.load(str(path))
     except yaml.YAMLError as error:

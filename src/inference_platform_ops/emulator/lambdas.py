@@ -42,6 +42,7 @@ delay.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import json
 import os
@@ -337,14 +338,23 @@ def express_workflows() -> Iterator[None]:
     """
     from moto.stepfunctions.parser.api import InvalidDefinition
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
     from moto.stepfunctions.parser.asl.static_analyser.express_static_analyser import ExpressStaticAnalyser
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
     shipped_parse = AmazonStateLanguageParser.parse
     shipped_create = StepFunctionsParserBackend.create_state_machine
 
+    @functools.lru_cache(maxsize=256)
+    def syntax_tree(definition: str) -> Any:
+        return shipped_parse(definition)[1]  # a syntax error raises, and is not cached
+
     def parse(definition: str) -> Any:
-        return shipped_parse(_express_processors_checked(definition))
+        # moto parses the definition (pure-Python ANTLR, ~0.1 s) on every create, execution and analysis.
+        # The syntax tree is read-only, so it is parsed once per definition; the evaluation components
+        # that executions mutate are built fresh from it each time, as moto does.
+        tree = syntax_tree(_express_processors_checked(definition))
+        return Preprocessor().visit(tree), tree
 
     def create_state_machine(self: Any, name: str, definition: str, roleArn: str,  # noqa: N803 - moto's name
                              *args: Any, **kwargs: Any) -> Any:

@@ -80,7 +80,9 @@ def install_patches(exit_stack: contextlib.ExitStack) -> list[str]:
     from moto.core.config import default_user_config
 
     from inference_platform_ops.emulator import compat as emulator_compat
+    from inference_platform_ops.emulator import shared_models
 
+    shared_models.share_data_loader()
     exit_stack.enter_context(emulator_compat.patched())
     sfn_config = default_user_config["stepfunctions"]
     exit_stack.callback(sfn_config.__setitem__, "execute_state_machine", sfn_config["execute_state_machine"])
