@@ -42,7 +42,7 @@ def edit(templates, **top_level) -> None:
     ({"Parameters": {"BusinessHoursMaxCapacity": "4.5"}},
      "Parameters.BusinessHoursMaxCapacity must be a whole number, got '4.5'"),
     ({"Parameters": {"BatchThreshold": "500000"}},
-     "Parameters.BatchThreshold must be between 1 and 100000, got 500000 (the RouteFunction Lambda refuses it"),
+     "Parameters.BatchThreshold must be between 1 and 100000, got 500000"),  # the template's bound = the router's
     ({"StackName": "ml inference local"}, "StackName 'ml inference local' is not a CloudFormation stack name"),
     ({"Tags": [{"Key": "Environment", "Value": "local"}]}, "Tags must be an object of tag name to value"),
 ])
@@ -74,3 +74,18 @@ def test_every_lambda_of_the_templates_has_its_settings_known():
                 if resource.get("Type") == "AWS::Lambda::Function"}
     assert handlers and handlers <= set(lambda_settings.SETTINGS_OF_HANDLER), \
         "add the new handler's settings class to lambda_settings.SETTINGS_OF_HANDLER"
+
+
+@pytest.mark.parametrize("template", ["main.yaml", "workflow.yaml"])
+def test_the_templates_batch_threshold_range_is_the_routers(template):
+    """The template refuses what the router Lambda would refuse at cold start, and allows all it accepts."""
+    from inference_platform.shared.settings import ConfigError
+    from inference_platform.workflow.config import RouteConfig
+
+    spec = load_template(TEMPLATES / template)["Parameters"]["BatchThreshold"]
+    env = {"INPUT_LOCATION": "bucket-alias-s3alias", "INPUT_PREFIX": "input/", "OUTPUT_PREFIX": "output/"}
+    for accepted in (spec["MinValue"], spec["MaxValue"]):
+        assert RouteConfig.from_env({**env, "BATCH_THRESHOLD": str(accepted)}).batch_threshold == int(accepted)
+    for refused in (int(spec["MinValue"]) - 1, int(spec["MaxValue"]) + 1):
+        with pytest.raises(ConfigError):
+            RouteConfig.from_env({**env, "BATCH_THRESHOLD": str(refused)})
