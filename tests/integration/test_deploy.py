@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 from inference_platform_ops.deploy import deploy, destroy, stack_ops
 from inference_platform_ops.deploy.locks import environment_lock
 from inference_platform_ops.emulator import local_aws
-from tests.helpers import DEPLOY_BROKEN, DEPLOY_TEMPLATES, free_port
+from tests.helpers import DEPLOY_BROKEN, DEPLOY_TEMPLATES, free_port, without_aws_credentials
 
 # moto warns for every resource type it skips; the deploy reports those itself (asserted below).
 # One in-process emulator per module shares moto's global state: the module runs whole on one worker
@@ -306,12 +306,7 @@ def test_bad_params_fail_in_one_line_before_anything_is_uploaded(endpoint, capsy
 
 
 def test_missing_aws_credentials_for_a_real_environment_fail_before_any_upload(capsys, monkeypatch, tmp_path):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-                 "AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                 "AWS_WEB_IDENTITY_TOKEN_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    without_aws_credentials(monkeypatch, tmp_path)
 
     code = deploy.main(["--env", "staging", "--templates-dir", str(TEMPLATES)])
     out = capsys.readouterr().out

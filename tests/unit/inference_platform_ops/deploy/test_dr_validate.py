@@ -20,6 +20,7 @@ from moto.dynamodb.responses import DynamoHandler
 
 from inference_platform_ops.deploy import dr_validate
 from inference_platform_ops.paths import ROOT
+from tests.helpers import without_aws_credentials
 
 # One in-process emulator per module shares moto's global state: the module runs whole on one worker
 # (xdist --dist loadgroup), never interleaved with tests that reset that state.
@@ -287,13 +288,7 @@ def test_endpoint_url_runs_against_an_emulator_server(tmp_path, capsys) -> None:
 
 
 def test_no_credentials_for_a_real_environment_is_one_line_not_a_row_per_check(monkeypatch, tmp_path, capsys):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-                 "AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                 "AWS_WEB_IDENTITY_TOKEN_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    without_aws_credentials(monkeypatch, tmp_path)
 
     code = dr_validate.main(["--env", "staging"])
 
