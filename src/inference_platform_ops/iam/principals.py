@@ -80,6 +80,7 @@ class Deployment:
     problems: list[str]
     params_artifact_bucket: str = ""  # what the params file says (the deploy's world), before bootstrap naming
     _tags: dict[str, dict[str, str]] | None = None
+    _principals: dict[tuple[str, str, str], tuple[str, RolePolicies] | None] = field(default_factory=dict)
 
     @property
     def primary(self) -> ResolvedStack:
@@ -91,6 +92,12 @@ class Deployment:
 
     def principal_policies(self, kind: str, name: str, region: str) -> tuple[str, RolePolicies] | None:
         """(what it is, its policies) for a Lambda function name, state machine ARN or deploy environment."""
+        key = (kind, name, region)  # thousands of recorded calls share a few dozen principals
+        if key not in self._principals:
+            self._principals[key] = self._find_principal_policies(kind, name, region)
+        return self._principals[key]
+
+    def _find_principal_policies(self, kind: str, name: str, region: str) -> tuple[str, RolePolicies] | None:
         if kind == "deploy":
             if self.bootstrap is None or name not in DEPLOY_ROLES:
                 return None
