@@ -79,7 +79,7 @@ pytest: install ## pytest with coverage on all cores (fails under 85% for src/),
 	@echo "==> pytest: unit, property, moto integration and template tests"
 	@# Two workers: the suite has real Step Functions retry waits that overlap well.
 	@rm -rf build/iam-contract
-	@$(BIN)/pytest -n auto --dist loadgroup
+	@$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 	@for package in inference_platform inference_platform_ops; do \
 	  total=$$($(BIN)/coverage report --include="*/src/$$package/*" --format=total) ; \
 	  echo "==> coverage: $$package $$total% (each package must reach $(COVERAGE_MIN)%)"; \
@@ -100,6 +100,7 @@ bandit: install ## bandit static security scan of src/ and scripts/
 # The static checks and pytest are independent, so they run side by side: pytest's workers idle through
 # real Step Functions retry waits that the checks fill. Each step's output is printed whole when it ends.
 COVERAGE_MIN := 85
+PYTEST_WORKERS ?= auto
 GATE_STEPS := lint typecheck compliance workflows bandit pytest
 test: install ## The whole hermetic gate that CI runs (compliance includes guard)
 	@$(MAKE) -j3 --output-sync=target $(GATE_STEPS)

@@ -62,6 +62,15 @@ def _loopback_only():
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _own_deploy_locks(tmp_path_factory):
+    """Each test worker takes per-environment deploy locks in its own directory: never the checkout's
+    (.tools/locks), where a developer's own `make deploy ENV=staging` or another worker would hold them."""
+    os.environ["INFERENCE_LOCK_DIR"] = str(tmp_path_factory.mktemp("deploy-locks"))
+    yield
+    os.environ.pop("INFERENCE_LOCK_DIR", None)
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _permission_contract():
     """Record every AWS call a principal makes (inference_platform_ops.iam.recorder); make test evaluates the
     records of all workers right after pytest (inference-iam-contract)."""
