@@ -79,7 +79,7 @@ pytest: install ## pytest with coverage on all cores (fails under 85% for src/),
 	@echo "==> pytest: unit, property, moto integration and template tests"
 	@# Two workers: the suite has real Step Functions retry waits that overlap well.
 	@rm -rf build/iam-contract
-	@$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	@$(BIN)/pytest -n $(PYTEST_WORKERS)
 	@for package in inference_platform inference_platform_ops; do \
 	  total=$$($(BIN)/coverage report --include="*/src/$$package/*" --format=total) ; \
 	  echo "==> coverage: $$package $$total% (each package must reach $(COVERAGE_MIN)%)"; \

@@ -25,10 +25,7 @@ from inference_platform_ops.emulator import local_aws
 from tests.helpers import DEPLOY_BROKEN, DEPLOY_TEMPLATES, free_port, without_aws_credentials
 
 # moto warns for every resource type it skips; the deploy reports those itself (asserted below).
-# One in-process emulator per module shares moto's global state: the module runs whole on one worker
-# (xdist --dist loadgroup), never interleaved with tests that reset that state.
-pytestmark = [pytest.mark.filterwarnings("ignore:Tried to parse AWS:UserWarning"),
-              pytest.mark.xdist_group("test_deploy")]
+pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS:UserWarning")
 
 TEMPLATES = DEPLOY_TEMPLATES
 BROKEN = DEPLOY_BROKEN

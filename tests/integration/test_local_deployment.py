@@ -28,10 +28,7 @@ from tests.helpers import DEPLOY_TEMPLATES as TEMPLATES
 from tests.helpers import free_port
 
 # moto warns for every resource type it skips; the deploy reports those itself (asserted below).
-# One in-process emulator per module shares moto's global state: the module runs whole on one worker
-# (xdist --dist loadgroup), never interleaved with tests that reset that state.
-pytestmark = [pytest.mark.filterwarnings("ignore:Tried to parse AWS:UserWarning"),
-              pytest.mark.xdist_group("test_local_deployment")]
+pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS:UserWarning")
 REGION = "us-east-1"
 INPUT_BUCKET = "ml-inference-local-input"
 

@@ -40,10 +40,14 @@ def evaluate(requests: list[dict], home: Path = SIMULATOR_HOME) -> list[Decision
     if node is None or not (home / "node_modules" / "@cloud-copilot" / "iam-simulate").is_dir():
         raise SimulatorUnavailable(f"the IAM policy evaluator is not installed in {home} (needs node and npm): "
                                    "run make install")
-    payload = [{**request, "id": index} for index, request in enumerate(requests)]
+    # Many requests repeat (one permission needed by several handlers): each distinct one is evaluated once.
+    texts = [json.dumps(request, sort_keys=True) for request in requests]
+    distinct = dict(zip(texts, requests, strict=True))  # one per distinct request, first-seen order
+    payload = [{**request, "id": index} for index, request in enumerate(distinct.values())]
     completed = subprocess.run([node, str(SCRIPT)], input=json.dumps(payload), capture_output=True, text=True,
                                env={**os.environ, "IAM_SIMULATE_HOME": str(home)}, check=False, timeout=300)
     if completed.returncode != 0:
         raise SimulatorUnavailable(f"the IAM policy evaluator failed: {completed.stderr.strip()[:500]}")
     by_id = {item["id"]: Decision(item["result"], item.get("error", "")) for item in json.loads(completed.stdout)}
-    return [by_id[index] for index in range(len(payload))]
+    decision_of = {text: by_id[index] for index, text in enumerate(distinct)}
+    return [decision_of[text] for text in texts]

@@ -22,10 +22,6 @@ from inference_platform_ops.deploy import dr_validate
 from inference_platform_ops.paths import ROOT
 from tests.helpers import without_aws_credentials
 
-# One in-process emulator per module shares moto's global state: the module runs whole on one worker
-# (xdist --dist loadgroup), never interleaved with tests that reset that state.
-pytestmark = pytest.mark.xdist_group("test_dr_validate")
-
 PRIMARY, SECONDARY = "us-east-1", "us-west-2"
 STACK = "ml-inference-staging"
 TABLE = "ml-inference-staging-state"
