@@ -42,7 +42,6 @@ delay.
 from __future__ import annotations
 
 import contextlib
-import functools
 import importlib
 import json
 import os
@@ -60,6 +59,8 @@ from urllib.parse import unquote
 from inference_platform_ops.iam import recorder
 
 _DISPATCH_LOCK = threading.RLock()
+_SYNTAX_TREES: dict[str, Any] = {}  # definition -> moto's ANTLR syntax tree (see express_workflows)
+_SYNTAX_TREES_KEPT = 256
 
 
 @dataclass(frozen=True)
@@ -345,15 +346,17 @@ def express_workflows() -> Iterator[None]:
     shipped_parse = AmazonStateLanguageParser.parse
     shipped_create = StepFunctionsParserBackend.create_state_machine
 
-    @functools.lru_cache(maxsize=256)
-    def syntax_tree(definition: str) -> Any:
-        return shipped_parse(definition)[1]  # a syntax error raises, and is not cached
-
     def parse(definition: str) -> Any:
         # moto parses the definition (pure-Python ANTLR, ~0.1 s) on every create, execution and analysis.
-        # The syntax tree is read-only, so it is parsed once per definition; the evaluation components
-        # that executions mutate are built fresh from it each time, as moto does.
-        tree = syntax_tree(_express_processors_checked(definition))
+        # The syntax tree is read-only, so it is parsed once per definition for the life of the process; the
+        # evaluation components that executions mutate are built fresh from it each time, as moto does.
+        checked = _express_processors_checked(definition)
+        tree = _SYNTAX_TREES.get(checked)
+        if tree is None:
+            tree = shipped_parse(checked)[1]  # a syntax error raises, and is not kept
+            if len(_SYNTAX_TREES) >= _SYNTAX_TREES_KEPT:
+                _SYNTAX_TREES.clear()
+            _SYNTAX_TREES[checked] = tree
         return Preprocessor().visit(tree), tree
 
     def create_state_machine(self: Any, name: str, definition: str, roleArn: str,  # noqa: N803 - moto's name
