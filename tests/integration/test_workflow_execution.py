@@ -454,3 +454,20 @@ def test_a_scale_to_zero_endpoint_serves_through_its_component_only_while_it_has
         asleep = workflow.start("component-asleep", {"mode": "provisioned"})
         workflow.wait_for_state(asleep, "BatchTransform")
     assert script.calls_to(PROVISIONED) == 2  # nothing sent to the component at zero copies
+
+
+def test_an_execution_still_running_when_the_emulation_ends_is_stopped_and_its_thread_ends():
+    """moto runs each execution in a thread of its own. One still waiting when its test ended went on in the
+    next test's moto state: that test found a transform job it had not asked for."""
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        threads_before = set(TMP_THREADS)
+        with workflow_emulation(), scripted_sagemaker_runtime(SageMakerScript()):
+            workflow = harness.deploy()
+            harness.put_inputs(1)
+            execution = workflow.start("left-running", {"mode": "batch"})
+            workflow.wait_for_state(execution, "BatchTransform")  # waits for a task token: up to 24 h
+
+        assert workflow.sfn.describe_execution(executionArn=execution)["status"] == "ABORTED"
+        assert [thread for thread in TMP_THREADS if thread not in threads_before and thread.is_alive()] == []

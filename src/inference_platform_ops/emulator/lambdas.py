@@ -535,11 +535,35 @@ def result_path_needs_an_object() -> Iterator[None]:
 
 @contextlib.contextmanager
 def workflow_emulation() -> Iterator[None]:
-    """Everything the workflow needs from moto beyond ``execute_state_machine``."""
+    """Everything the workflow needs from moto beyond ``execute_state_machine``.
+
+    When it ends, executions still running are stopped and their threads given a few seconds to finish: moto
+    runs each execution in a thread of its own, and one left behind (a run waiting for a token or a retry)
+    would go on calling handlers and creating jobs in whatever state moto holds next, e.g. the next test's.
+    """
     with (in_process_lambdas(), nested_executions(), distributed_map_failure_tolerance(), item_reader_listing(),
           stoppable_waits(), result_path_needs_an_object(), express_workflows(), sync_express_executions(),
           stopped_executions_stop_retrying()):
-        yield
+        try:
+            yield
+        finally:
+            _end_running_executions()
+
+
+def _end_running_executions(timeout_s: float = 10.0) -> None:
+    from datetime import UTC, datetime
+
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    for account_backends in list(stepfunctions_parser_backends.values()):
+        for backend in list(account_backends.values()):
+            for execution in backend._get_executions(ExecutionStatus.RUNNING):  # noqa: SLF001 - moto's own lookup
+                execution.stop(datetime.now(UTC), error="States.Aborted", cause="the emulator stopped")
+    deadline = time.monotonic() + timeout_s
+    for thread in list(TMP_THREADS):
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 # --- SageMaker runtime behaviour -------------------------------------------------------------
