@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import difflib
 import functools
+import hashlib
 import math
 import re
 from collections.abc import Mapping
@@ -35,19 +36,20 @@ _LIST_TYPES = {"CommaDelimitedList", "List<Number>"}
 def load_template(path: str | Path) -> dict[str, Any]:
     """A YAML or JSON template as dicts (short-form tags in long form); ValueError naming the file if it is not one.
 
-    Each call returns its own copy: callers may edit it. The parse is cached per file version (path, size,
-    modification time), because the gate reads the same templates hundreds of times.
+    Each call returns its own copy: callers may edit it. The parse is cached per file content (the gate reads
+    the same templates hundreds of times); keyed by a digest, not the modification time, whose granularity
+    (a clock tick) would hand back the old parse after a same-size rewrite.
     """
     path = Path(path)
-    stat = path.stat() if path.is_file() else None
-    if stat is None:
-        return _decode(path)
-    return copy.deepcopy(_decode_version(path.resolve(), stat.st_size, stat.st_mtime_ns))
+    if not path.is_file():
+        return _decode(path)  # the decoder's own error names the file
+    digest = hashlib.sha256(path.read_bytes()).digest()
+    return copy.deepcopy(_decode_content(path.resolve(), digest))
 
 
 @functools.lru_cache(maxsize=256)
-def _decode_version(path: Path, size: int, mtime_ns: int) -> dict[str, Any]:
-    del size, mtime_ns  # part of the cache key only
+def _decode_content(path: Path, digest: bytes) -> dict[str, Any]:
+    del digest  # part of the cache key only
     return _decode(path)
 
 

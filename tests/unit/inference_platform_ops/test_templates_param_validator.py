@@ -120,3 +120,20 @@ def test_boolean_defaults_compare_as_cloudformation_text(value):
     template = {"Parameters": {"Flag": flag},
                 "Rules": {"R": {"Assertions": [{"Assert": {"Fn::Equals": [{"Ref": "Flag"}, value]}}]}}}
     assert validate_parameters(template, {}) == []
+
+
+def test_a_rewritten_template_is_read_again_even_with_the_same_size_and_time(tmp_path):
+    """The parse cache must never hand back an old version: file times have a clock tick's granularity."""
+    import os
+
+    template = tmp_path / "t.yaml"
+    template.write_text("Resources:\n  A:\n    Type: AWS::SNS::Topic\n")
+    before = template.stat()
+    first = load_template(template)
+    first["Resources"]["A"]["Type"] = "edited by the caller"  # callers get their own copy
+
+    template.write_text("Resources:\n  B:\n    Type: AWS::SQS::Queue\n")  # same size
+    os.utime(template, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+    assert template.stat().st_size == before.st_size
+    assert load_template(template) == {"Resources": {"B": {"Type": "AWS::SQS::Queue"}}}
